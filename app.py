@@ -1,0 +1,51 @@
+"""Personalities WebUI entry point: `python app.py [--host H] [--port P] [--share] [--model F] [--data-dir D]`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+
+from gradio_app.config import DEFAULT_DATA_DIR
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Chat with local language models through personalities.")
+    parser.add_argument("--host", default=os.environ.get("PWEBUI_HOST", "127.0.0.1"), help="interface to bind")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PWEBUI_PORT", "7860")), help="port")
+    parser.add_argument("--share", action="store_true", help="also open a public Gradio share link")
+    parser.add_argument("--model", metavar="PATH", help="GGUF model file (default: the embedded SmolLM2)")
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        type=Path,
+        default=Path(os.environ.get("PWEBUI_DATA_DIR", DEFAULT_DATA_DIR)),
+        help="settings, discussions, user zoo and outputs (default: ./data)",
+    )
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from gradio_app.context import AppContext
+    from gradio_app.ui.app import build_app
+
+    ctx = AppContext.create(args.data_dir, model_path=args.model)
+    for notice in ctx.notices:
+        logging.warning(notice)
+    demo = build_app(ctx)
+    demo.queue(max_size=64)
+    _, local_url, share_url = demo.launch(
+        server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=True, quiet=True
+    )
+    print(f"Personalities WebUI is running at {local_url}", flush=True)
+    if share_url:
+        print(f"Public share link: {share_url}", flush=True)
+    demo.block_thread()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""What every model backend offers the rest of the app (in-process llama.cpp, a remote server...)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from gradio_app.generation.params import GenerationParams
+
+
+class ModelLoadError(RuntimeError):
+    """The model could not be loaded; the message is meant for the user as-is."""
+
+
+class GenerationError(RuntimeError):
+    """Generation failed for a reason the user should see (prompt too long, backend error)."""
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to load a model. threads=None means every core (llama-cpp-python would use half)."""
+
+    n_ctx: int = 4096
+    n_threads: int | None = None
+    n_batch: int = 512
+    n_gpu_layers: int = 0
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Facts about the loaded model, for the UI and the discussion metadata."""
+
+    name: str
+    path: str
+    size_bytes: int
+    n_ctx: int
+    n_ctx_train: int
+    chat_template: str | None
+    bos_token: str
+    eos_token: str
+    adds_bos: bool  # the tokenizer prepends BOS itself (so a template's literal BOS must go)
+    binding: str
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class StreamStats:
+    """Filled in by a binding while it streams: what was evaluated and why it ended."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    stop_reason: str = ""  # "eos" | "length" | "cancelled" | "stop_string" | "context"
+    seed: int = -1
+
+
+@runtime_checkable
+class Binding(Protocol):
+    """A loaded model. Not thread-safe: GenerationService is its single owner."""
+
+    info: ModelInfo
+
+    def tokenize(self, text: str, *, add_bos: bool = True) -> list[int]: ...
+
+    def detokenize(self, tokens: list[int]) -> str: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def stream(
+        self,
+        prompt: str,
+        params: GenerationParams,
+        *,
+        max_tokens: int,
+        seed: int,
+        stops: list[str],
+        cancel: threading.Event,
+        stats: StreamStats,
+    ) -> Iterator[str]:
+        """Yield decoded text pieces until EOS, `max_tokens`, or `cancel` is set.
+
+        GenerationService scans the pieces for `stops` itself and closes the iterator at the first
+        hit, so every binding shows the same hold-back behaviour; a remote binding may also pass
+        `stops` to its server to save the tokens after the hit.
+        """
+        ...
+
+    def close(self) -> None: ...

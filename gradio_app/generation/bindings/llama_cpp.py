@@ -1,0 +1,205 @@
+"""In-process GGUF model through llama-cpp-python's high-level `Llama` API."""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from gradio_app.generation.bindings.base import (
+    GenerationError,
+    LoadOptions,
+    ModelInfo,
+    ModelLoadError,
+    StreamStats,
+)
+from gradio_app.generation.params import GenerationParams
+
+log = logging.getLogger(__name__)
+
+GGUF_MAGIC = b"GGUF"
+# llama.cpp maps the file; it still needs the weights in RAM to run at a useful speed.
+_RAM_HEADROOM = 0.9
+
+
+def available_memory_bytes() -> int | None:
+    """MemAvailable from /proc/meminfo (None where the platform does not tell)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def check_model_file(path: Path) -> int:
+    """Refuse early, with a clear message, what llama.cpp would reject with a vague one."""
+    if not path.exists():
+        raise ModelLoadError(f"Model file not found: {path}")
+    if not path.is_file():
+        raise ModelLoadError(f"Model path is not a file: {path}")
+    try:
+        with path.open("rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        raise ModelLoadError(f"Cannot read model file {path}: {e.strerror}") from e
+    if magic != GGUF_MAGIC:
+        raise ModelLoadError(
+            f"{path.name} is not a GGUF model file (it does not start with the GGUF signature). "
+            "Convert it with llama.cpp's convert scripts or download a .gguf build."
+        )
+    size = path.stat().st_size
+    free = available_memory_bytes()
+    if free is not None and size > free * _RAM_HEADROOM:
+        raise ModelLoadError(
+            f"{path.name} is {size / 2**30:.1f} GiB but only {free / 2**30:.1f} GiB of memory is "
+            "available. Choose a smaller (more quantized) model."
+        )
+    return size
+
+
+class LlamaCppBinding:
+    """One loaded `Llama`. Not thread-safe: only GenerationService calls it, one call at a time."""
+
+    name = "llama_cpp"
+
+    def __init__(self, model_path: str | os.PathLike[str], options: LoadOptions | None = None) -> None:
+        options = options or LoadOptions()
+        path = Path(model_path).expanduser().resolve()
+        size = check_model_file(path)
+        try:
+            from llama_cpp import Llama
+        except ImportError as e:  # pragma: no cover - requirements install it
+            raise ModelLoadError("llama-cpp-python is not installed (pip install -r requirements.txt)") from e
+        threads = options.n_threads or os.cpu_count() or 1
+        try:
+            self._llm = Llama(
+                model_path=str(path),
+                n_ctx=options.n_ctx,
+                n_threads=threads,
+                n_threads_batch=threads,
+                n_batch=options.n_batch,
+                n_gpu_layers=options.n_gpu_layers,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as e:
+            raise ModelLoadError(f"llama.cpp could not load {path.name}: {e}") from e
+        meta = dict(self._llm.metadata)
+        self._vocab = self._llm._model.vocab
+        self._pieces: dict[int, bytes] = {}
+        bos, eos = self._llm.token_bos(), self._llm.token_eos()
+        self.info = ModelInfo(
+            name=meta.get("general.name") or path.stem,
+            path=str(path),
+            size_bytes=size,
+            n_ctx=self._llm.n_ctx(),
+            n_ctx_train=self._llm._model.n_ctx_train(),
+            chat_template=meta.get("tokenizer.chat_template"),
+            bos_token=self._piece(bos, special=True).decode("utf-8", "replace") if bos >= 0 else "",
+            eos_token=self._piece(eos, special=True).decode("utf-8", "replace") if eos >= 0 else "",
+            adds_bos=bos >= 0 and self._llm.tokenize(b"a", add_bos=True)[:1] == [bos],
+            binding=self.name,
+            metadata={k: v for k, v in meta.items() if k != "tokenizer.chat_template"},
+        )
+        log.info("loaded %s (%d threads, n_ctx=%d)", path.name, threads, self.info.n_ctx)
+
+    def _piece(self, token: int, special: bool = False) -> bytes:
+        """The exact bytes of one token, cached: streaming never re-decodes earlier tokens."""
+        key = token if not special else -token - 1
+        piece = self._pieces.get(key)
+        if piece is None:
+            from llama_cpp import llama_cpp as lib
+
+            size = 64
+            while True:
+                buf = ctypes.create_string_buffer(size)
+                n = lib.llama_token_to_piece(self._vocab, token, buf, size, 0, special)
+                if n >= 0:
+                    piece = buf.raw[:n]
+                    break
+                size = -n
+            self._pieces[key] = piece
+        return piece
+
+    def tokenize(self, text: str, *, add_bos: bool = True) -> list[int]:
+        # special=True so chat-template markers (<|im_start|>...) become their control tokens.
+        return self._llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+
+    def detokenize(self, tokens: list[int]) -> str:
+        return b"".join(self._piece(t) for t in tokens).decode("utf-8", errors="replace")
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenize(text, add_bos=False))
+
+    def stream(
+        self,
+        prompt: str,
+        params: GenerationParams,
+        *,
+        max_tokens: int,
+        seed: int,
+        stops: list[str],
+        cancel: threading.Event,
+        stats: StreamStats,
+    ) -> Iterator[str]:
+        from llama_cpp import llama_cpp as lib
+
+        tokens = self.tokenize(prompt)
+        stats.prompt_tokens, stats.seed = len(tokens), seed
+        if len(tokens) + 1 > self.info.n_ctx:
+            raise GenerationError(
+                f"The prompt is {len(tokens)} tokens but the model's context holds {self.info.n_ctx}."
+            )
+        max_tokens = min(max_tokens, self.info.n_ctx - len(tokens))
+        llm = self._llm
+        llm.set_seed(seed)
+        # repeat_last_n: llama-cpp-python has no per-call argument for the penalty window. Its
+        # Llama.generate() builds a fresh sampler chain on every call and reads the window size from
+        # the `last_n_tokens_size` attribute (the constructor argument of the same name) at that
+        # moment, so setting the attribute here applies the window to this generation and no other.
+        # The window covers the tokens generated in this answer (the sampler only "accepts" sampled
+        # tokens), which is llama-cpp-python's own semantics.
+        llm.last_n_tokens_size = params.repeat_last_n
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        generator = llm.generate(
+            tokens,
+            top_k=params.top_k,
+            top_p=params.top_p,
+            min_p=0.0,  # only the samplers the user sees: temperature, top-k, top-p, penalty
+            typical_p=1.0,
+            temp=params.temperature,
+            repeat_penalty=params.repeat_penalty,
+            reset=True,  # reset=True still reuses the KV cache for the common prompt prefix
+        )
+        stats.stop_reason = "length"
+        try:
+            for token in generator:
+                if lib.llama_vocab_is_eog(self._vocab, token):
+                    stats.stop_reason = "eos"
+                    break
+                stats.completion_tokens += 1
+                text = decoder.decode(self._piece(token))
+                if text:
+                    yield text
+                if cancel.is_set():
+                    stats.stop_reason = "cancelled"
+                    break
+                if stats.completion_tokens >= max_tokens:
+                    stats.stop_reason = "length" if max_tokens == params.n_predict else "context"
+                    break
+            tail = decoder.decode(b"", final=True)
+            if tail:
+                yield tail
+        finally:
+            generator.close()
+
+    def close(self) -> None:
+        llm, self._llm = getattr(self, "_llm", None), None
+        if llm is not None:
+            llm.close()

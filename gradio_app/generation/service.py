@@ -1,0 +1,324 @@
+"""GenerationService: the single owner of the loaded model.
+
+A llama.cpp model is not thread-safe and Gradio runs event handlers concurrently (its concurrency
+limit is per handler, so two different handlers can reach the model at once). Every use of the
+model therefore goes through one fair queue here: requests are served in arrival order, a waiting
+request can see its position and can be cancelled, and Stop ends a running generation within one
+token.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gradio_app.generation.bindings.base import (
+    Binding,
+    GenerationError,
+    LoadOptions,
+    ModelInfo,
+    ModelLoadError,
+    StreamStats,
+)
+from gradio_app.generation.params import GenerationParams
+from gradio_app.generation.stops import StopDetector
+
+log = logging.getLogger(__name__)
+
+# How often a waiting request wakes up to report its queue position or notice a cancel.
+_WAIT_POLL_S = 0.25
+
+
+class ModelNotLoaded(GenerationError):
+    """No model is loaded (the message says why, e.g. the last load error)."""
+
+
+class FairQueue:
+    """A FIFO lock: holders are served in the order they asked, and waiters know their place."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._waiting: deque[object] = deque()
+        self._busy = False
+
+    def enter(self, ticket: object) -> None:
+        with self._cond:
+            self._waiting.append(ticket)
+
+    def try_acquire(self, ticket: object, timeout: float | None) -> bool:
+        """Wait up to `timeout` for `ticket`'s turn (it must have entered); True once it holds."""
+        with self._cond:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while self._busy or not self._waiting or self._waiting[0] is not ticket:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            self._waiting.popleft()
+            self._busy = True
+            return True
+
+    def leave(self, ticket: object) -> None:
+        """Give up a place in line (cancelled while waiting); harmless if not waiting."""
+        with self._cond:
+            if ticket in self._waiting:
+                self._waiting.remove(ticket)
+                self._cond.notify_all()
+
+    def position(self, ticket: object) -> int:
+        """How many requests are ahead of `ticket` (including the one running); -1 if not waiting."""
+        with self._cond:
+            if ticket not in self._waiting:
+                return -1
+            return self._waiting.index(ticket) + (1 if self._busy else 0)
+
+    @property
+    def waiting(self) -> int:
+        with self._cond:
+            return len(self._waiting)
+
+    def release(self) -> None:
+        with self._cond:
+            self._busy = False
+            self._cond.notify_all()
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        ticket = object()
+        self.enter(ticket)
+        try:
+            self.try_acquire(ticket, None)
+        except BaseException:
+            self.leave(ticket)
+            raise
+        try:
+            yield
+        finally:
+            self.release()
+
+
+@dataclass
+class GenerationResult:
+    """What one generation produced and how: stored with the message as its metadata."""
+
+    text: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    stop_reason: str = ""
+    stop_string: str | None = None
+    seed: int = -1
+    params: dict[str, Any] = field(default_factory=dict)
+    model: str = ""
+    binding: str = ""
+    queued_s: float = 0.0
+    time_to_first_token_s: float = 0.0
+    duration_s: float = 0.0
+
+    @property
+    def tokens_per_second(self) -> float:
+        gen_time = self.duration_s - self.time_to_first_token_s
+        return self.completion_tokens / gen_time if gen_time > 0 and self.completion_tokens > 1 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "tokens_per_second": round(self.tokens_per_second, 2)}
+
+
+class GenerationStream:
+    """An answer being generated. Iterate to get text pieces as they are safe to show.
+
+    While the request waits for the model, iteration yields "" every poll interval so a UI can
+    refresh `queue_position`; consumers that only want text can skip empty pieces. Closing the
+    iterator early (a closed browser tab, Stop) releases the model in the generator's `finally`.
+    After iteration `result` holds the full text and the metadata.
+    """
+
+    def __init__(
+        self,
+        service: GenerationService,
+        prompt: str,
+        params: GenerationParams,
+        stops: list[str],
+        cancel: threading.Event | None,
+        max_tokens: int | None,
+    ) -> None:
+        self._service = service
+        self._prompt = prompt
+        self._params = params
+        self._stops = stops
+        self.cancel = cancel or threading.Event()
+        self._max_tokens = max_tokens
+        self.queue_position = -1
+        self.result = GenerationResult(params=params.to_dict())
+
+    def __iter__(self) -> Iterator[str]:
+        return self._run()
+
+    def text(self) -> str:
+        """Run to the end and return the full answer (for workflows that do not stream)."""
+        for _ in self:
+            pass
+        return self.result.text
+
+    def _run(self) -> Iterator[str]:
+        queue, result = self._service._queue, self.result
+        started = time.perf_counter()
+        ticket = object()
+        queue.enter(ticket)
+        try:
+            while not queue.try_acquire(ticket, _WAIT_POLL_S):
+                if self.cancel.is_set():
+                    result.stop_reason = "cancelled"
+                    return
+                self.queue_position = queue.position(ticket)
+                yield ""
+        finally:
+            queue.leave(ticket)  # no-op once acquired
+        self.queue_position = -1
+        result.queued_s = time.perf_counter() - started
+        try:
+            yield from self._generate_locked()
+        finally:
+            queue.release()
+
+    def _generate_locked(self) -> Iterator[str]:
+        binding = self._service._require_binding()
+        result, params = self.result, self._params
+        result.model, result.binding = binding.info.name, binding.info.binding
+        seed = params.resolved_seed()
+        result.seed = seed
+        detector = StopDetector(self._stops)
+        stats = StreamStats()
+        pieces: list[str] = []
+        gen_start = time.perf_counter()
+        source = binding.stream(
+            self._prompt,
+            params,
+            max_tokens=self._max_tokens or params.n_predict,
+            seed=seed,
+            stops=detector.markers,
+            cancel=self.cancel,
+            stats=stats,
+        )
+        try:
+            for piece in source:
+                if not result.time_to_first_token_s:
+                    result.time_to_first_token_s = time.perf_counter() - gen_start
+                safe = detector.feed(piece)
+                if safe:
+                    pieces.append(safe)
+                    yield safe
+                if detector.stopped:
+                    stats.stop_reason = "stop_string"
+                    break
+            else:
+                tail = detector.flush()
+                if tail:
+                    pieces.append(tail)
+                    yield tail
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
+            result.text = "".join(pieces)
+            result.prompt_tokens = stats.prompt_tokens
+            result.completion_tokens = stats.completion_tokens
+            result.stop_reason = stats.stop_reason or "cancelled"
+            result.stop_string = detector.marker
+            result.duration_s = time.perf_counter() - gen_start
+            log.debug("generation done: %s", result.to_dict())
+
+
+class GenerationService:
+    """Owns the loaded model and serializes every use of it."""
+
+    def __init__(self, binding_factory: Callable[[str, LoadOptions], Binding] | None = None) -> None:
+        if binding_factory is None:
+            from gradio_app.generation.bindings.llama_cpp import LlamaCppBinding
+
+            binding_factory = LlamaCppBinding
+        self._factory = binding_factory
+        self._queue = FairQueue()
+        self._binding: Binding | None = None
+        self._options = LoadOptions()
+        self.load_error: str | None = None
+
+    # -- model lifecycle -------------------------------------------------------------------
+    def load(self, model_path: str | Path, options: LoadOptions | None = None) -> ModelInfo:
+        """Load a model (waiting for any running generation). On failure the old model stays."""
+        options = options or self._options
+        with self._queue.hold():
+            try:
+                new = self._factory(str(model_path), options)
+            except ModelLoadError as e:
+                self.load_error = str(e)
+                log.error("model load failed: %s", e)
+                raise
+            old, self._binding, self._options = self._binding, new, options
+            self.load_error = None
+            if old is not None:
+                old.close()
+            return new.info
+
+    def unload(self) -> None:
+        with self._queue.hold():
+            old, self._binding = self._binding, None
+            if old is not None:
+                old.close()
+
+    @property
+    def is_loaded(self) -> bool:
+        return self._binding is not None
+
+    @property
+    def info(self) -> ModelInfo | None:
+        return self._binding.info if self._binding is not None else None
+
+    @property
+    def options(self) -> LoadOptions:
+        return self._options
+
+    @property
+    def queue_length(self) -> int:
+        return self._queue.waiting
+
+    def _require_binding(self) -> Binding:
+        if self._binding is None:
+            reason = f" ({self.load_error})" if self.load_error else ""
+            raise ModelNotLoaded(f"No model is loaded{reason}. Choose a model in the Settings tab.")
+        return self._binding
+
+    # -- text <-> tokens (the vocabulary is read-only, so no queue needed) ---------------------
+    def count_tokens(self, text: str) -> int:
+        return self._require_binding().count_tokens(text)
+
+    def tokenize(self, text: str, *, add_bos: bool = True) -> list[int]:
+        return self._require_binding().tokenize(text, add_bos=add_bos)
+
+    def model_info(self) -> ModelInfo:
+        """The loaded model's facts, or ModelNotLoaded saying why there is none."""
+        return self._require_binding().info
+
+    # -- generation ---------------------------------------------------------------------------
+    def stream(
+        self,
+        prompt: str,
+        params: GenerationParams,
+        stops: list[str] | tuple[str, ...] = (),
+        *,
+        cancel: threading.Event | None = None,
+        max_tokens: int | None = None,
+    ) -> GenerationStream:
+        """Start (lazily: on first iteration) a generation that stops at any of `stops`."""
+        self._require_binding()
+        return GenerationStream(self, prompt, params, list(stops), cancel, max_tokens)
+
+    def generate(self, prompt: str, params: GenerationParams, stops: list[str] | tuple[str, ...] = ()) -> str:
+        """Convenience for non-streaming callers (scripts, tests)."""
+        return self.stream(prompt, params, stops).text()

@@ -1,0 +1,94 @@
+"""Shared fixtures: the real default model, the real fixture zoo, a launched app."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHARED_FIXTURES = PROJECT_ROOT.parent / "shared" / "fixtures"
+FIXTURE_ZOO = SHARED_FIXTURES / "pyaipersonality_zoo"
+
+
+@pytest.fixture(scope="session")
+def fixture_zoo() -> Path:
+    if not FIXTURE_ZOO.is_dir():
+        pytest.fail(f"the shared fixtures are missing: {FIXTURE_ZOO} (CI keeps ../shared beside the clone)")
+    return FIXTURE_ZOO
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Path:
+    from gradio_app.generation.default_model import default_model_path
+
+    return default_model_path()
+
+
+@pytest.fixture(scope="session")
+def service(model_path: Path):
+    """One real SmolLM2 model for the whole run (loading is cheap, but not free)."""
+    from gradio_app.generation.bindings.base import LoadOptions
+    from gradio_app.generation.service import GenerationService
+
+    svc = GenerationService()
+    svc.load(model_path, LoadOptions(n_ctx=2048))
+    yield svc
+    svc.unload()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LaunchedApp:
+    """`python app.py` in a subprocess on a free port, with its own data folder."""
+
+    def __init__(self, data_dir: Path, *args: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.data_dir = data_dir
+        self.log_path = data_dir / "app.log"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("w")
+        cmd = [sys.executable, str(PROJECT_ROOT / "app.py"), "--port", str(self.port), "--data-dir", str(data_dir)]
+        env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen([*cmd, *args], stdout=self._log, stderr=subprocess.STDOUT, env=env)
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"app exited early:\n{self.log()}")
+            if "is running at" in self.log():
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"app did not start in {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self._log.close()
+
+
+@pytest.fixture(scope="session")
+def launched_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedApp]:
+    app = LaunchedApp(tmp_path_factory.mktemp("app-data"))
+    yield app
+    app.stop()
