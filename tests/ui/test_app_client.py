@@ -65,9 +65,7 @@ def test_stop_ends_a_long_generation_quickly(app):
     c = client(app)
     apply(c, n_predict=2000, temperature=0.8)
     job = c.submit("Write a very long story about a dragon and a knight, with many chapters.", api_name="/send")
-    seen = 0
-    for _ in job:
-        seen += 1
+    for seen, _ in enumerate(job, start=1):
         if seen == 5:
             break
     stopped_at = time.monotonic()

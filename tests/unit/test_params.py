@@ -38,7 +38,8 @@ def test_whole_floats_become_ints():
 
 def test_from_personality_reads_model_keys_and_keeps_base_for_missing():
     base = GenerationParams(seed=7, n_predict=100)
-    params = GenerationParams.from_personality({"model_temperature": 0.2, "model_top_k": 5, "model_n_predicts": 64}, base)
+    config = {"model_temperature": 0.2, "model_top_k": 5, "model_n_predicts": 64}
+    params = GenerationParams.from_personality(config, base)
     assert (params.temperature, params.top_k, params.n_predict, params.seed) == (0.2, 5, 64, 7)
     assert params.top_p == base.top_p
 

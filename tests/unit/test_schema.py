@@ -42,8 +42,7 @@ def test_fixture_zoo_scans_into_language_and_category(fixture_zoo):
 def test_original_misspelling_and_unknown_keys_are_kept(tmp_path):
     path = write(
         tmp_path,
-        "name: X\ninclude_welcome_message_in_disucssion: true\npyaipersonality_version: 0.0.5\n"
-        "custom_block: {a: 1}\n",
+        "name: X\ninclude_welcome_message_in_disucssion: true\npyaipersonality_version: 0.0.5\ncustom_block: {a: 1}\n",
     )
     config = PersonalityConfig.load(path)
     assert config.include_welcome_message_in_discussion is True
