@@ -23,6 +23,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=Path(os.environ.get("PWEBUI_DATA_DIR", DEFAULT_DATA_DIR)),
         help="settings, discussions, user zoo and outputs (default: ./data)",
     )
+    parser.add_argument(
+        "--api-key",
+        action="append",
+        default=[k for k in os.environ.get("PWEBUI_API_KEYS", "").split(",") if k],
+        metavar="KEY",
+        help="require this bearer key on the OpenAI-compatible /v1 API (repeatable)",
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser.parse_args(argv)
 
@@ -38,10 +45,14 @@ def main(argv: list[str] | None = None) -> None:
         logging.warning(notice)
     demo = build_app(ctx)
     demo.queue(max_size=64)
-    _, local_url, share_url = demo.launch(
+    server, local_url, share_url = demo.launch(
         server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=True, quiet=True
     )
+    from gradio_app.api.openai_server import register_openai_api
+
+    register_openai_api(server, ctx, set(args.api_key))
     print(f"Personalities WebUI is running at {local_url}", flush=True)
+    print(f"OpenAI-compatible API: {local_url}v1 (models = personality ids)", flush=True)
     if share_url:
         print(f"Public share link: {share_url}", flush=True)
     demo.block_thread()
