@@ -44,7 +44,9 @@ def test_readme_commands_follow_the_front_matter():
 
 def test_local_defaults():
     where = host_defaults({})
-    assert (where.host, where.data_dir, where.on_space, where.persistent) == ("127.0.0.1", DEFAULT_DATA_DIR, False, True)
+    assert (where.host, where.data_dir) == ("127.0.0.1", DEFAULT_DATA_DIR)
+    assert not where.on_space
+    assert where.persistent
 
 
 def test_space_binds_all_interfaces_and_uses_persistent_storage(tmp_path: Path):
