@@ -31,6 +31,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="KEY",
         help="require this bearer key on the OpenAI-compatible /v1 API (repeatable)",
     )
+    parser.add_argument("--mcp", action="store_true", help="also serve MCP tools at /gradio_api/mcp/")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser.parse_args(argv)
 
@@ -50,13 +51,20 @@ def main(argv: list[str] | None = None) -> None:
     demo = build_app(ctx)
     demo.queue(max_size=64)
     server, local_url, share_url = demo.launch(
-        server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=True, quiet=True
+        server_name=args.host,
+        server_port=args.port,
+        share=args.share,
+        prevent_thread_lock=True,
+        quiet=True,
+        mcp_server=args.mcp,
     )
     from gradio_app.api.openai_server import register_openai_api
 
     register_openai_api(server, ctx, set(args.api_key))
     print(f"Personalities WebUI is running at {local_url}", flush=True)
     print(f"OpenAI-compatible API: {local_url}v1 (models = personality ids)", flush=True)
+    if args.mcp:
+        print(f"MCP server: {local_url}gradio_api/mcp/", flush=True)
     if share_url:
         print(f"Public share link: {share_url}", flush=True)
     demo.block_thread()

@@ -19,7 +19,7 @@ def front_matter() -> dict:
 
 def pinned(requirement: str) -> str:
     lines = (PROJECT_ROOT / "requirements.txt").read_text().splitlines()
-    [line] = [ln for ln in lines if re.match(rf"{requirement}\s*==", ln)]
+    [line] = [ln for ln in lines if re.match(rf"{requirement}(\[[\w,]+\])?\s*==", ln)]
     return line.split("==")[1].strip()
 
 
