@@ -7,12 +7,13 @@ import logging
 import os
 from pathlib import Path
 
-from gradio_app.config import DEFAULT_DATA_DIR
+from gradio_app.hosting import host_defaults
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    defaults = host_defaults()
     parser = argparse.ArgumentParser(description="Chat with local language models through personalities.")
-    parser.add_argument("--host", default=os.environ.get("PWEBUI_HOST", "127.0.0.1"), help="interface to bind")
+    parser.add_argument("--host", default=defaults.host, help="interface to bind (0.0.0.0 on a Space)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PWEBUI_PORT", "7860")), help="port")
     parser.add_argument("--share", action="store_true", help="also open a public Gradio share link")
     parser.add_argument("--model", metavar="PATH", help="GGUF model file (default: the embedded SmolLM2)")
@@ -20,9 +21,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--data-dir",
         metavar="DIR",
         type=Path,
-        default=Path(os.environ.get("PWEBUI_DATA_DIR", DEFAULT_DATA_DIR)),
-        help="settings, discussions, user zoo and outputs (default: ./data)",
+        default=defaults.data_dir,
+        help="settings, discussions, user zoo and outputs (default: ./data; /data/... on a Space)",
     )
+    parser.add_argument(
+        "--api-key",
+        action="append",
+        default=[k for k in os.environ.get("PWEBUI_API_KEYS", "").split(",") if k],
+        metavar="KEY",
+        help="require this bearer key on the OpenAI-compatible /v1 API (repeatable)",
+    )
+    parser.add_argument("--mcp", action="store_true", help="also serve MCP tools at /gradio_api/mcp/")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser.parse_args(argv)
 
@@ -33,15 +42,29 @@ def main(argv: list[str] | None = None) -> None:
     from gradio_app.context import AppContext
     from gradio_app.ui.app import build_app
 
+    where = host_defaults()
+    if where.on_space and not where.persistent:
+        logging.warning("Running on a Space without persistent storage: discussions are lost at restart.")
     ctx = AppContext.create(args.data_dir, model_path=args.model)
     for notice in ctx.notices:
         logging.warning(notice)
     demo = build_app(ctx)
     demo.queue(max_size=64)
-    _, local_url, share_url = demo.launch(
-        server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=True, quiet=True
+    server, local_url, share_url = demo.launch(
+        server_name=args.host,
+        server_port=args.port,
+        share=args.share,
+        prevent_thread_lock=True,
+        quiet=True,
+        mcp_server=args.mcp,
     )
+    from gradio_app.api.openai_server import register_openai_api
+
+    register_openai_api(server, ctx, set(args.api_key))
     print(f"Personalities WebUI is running at {local_url}", flush=True)
+    print(f"OpenAI-compatible API: {local_url}v1 (models = personality ids)", flush=True)
+    if args.mcp:
+        print(f"MCP server: {local_url}gradio_api/mcp/", flush=True)
     if share_url:
         print(f"Public share link: {share_url}", flush=True)
     demo.block_thread()

@@ -8,7 +8,7 @@ import gradio as gr
 
 from gradio_app.context import AppContext
 from gradio_app.session import ChatSession
-from gradio_app.ui import discussion_tab, settings_tab, zoo_tab
+from gradio_app.ui import discussion_tab, mcp_tools, settings_tab, zoo_tab
 from gradio_app.ui.render import chat_view
 
 TITLE = "Personalities WebUI"
@@ -42,6 +42,7 @@ def build_app(ctx: AppContext) -> gr.Blocks:
             status = zoo_tab.select_personality(ctx, session, personality_id)
             return [*on_load(session), status, gr.Tabs(selected="discussion")]
 
+        mcp_tools.register_tools(ctx)
         page = [disc.chatbot, disc.header, *sett.outputs, *zoo_outputs]
         demo.load(on_load, state, page, api_visibility="private")
         zoo.select.click(on_select, [zoo.personality, state], [*page, zoo_status, tabs], api_name="select_personality")
