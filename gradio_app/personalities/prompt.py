@@ -22,6 +22,8 @@ from typing import Any, Literal
 from gradio_app.personalities.schema import PersonalityConfig, fill_placeholders
 
 PromptFormat = Literal["auto", "prefixes", "chat_template"]
+# No tokenizer we know packs more characters than this into one token on real text.
+MAX_CHARS_PER_TOKEN = 32
 PROMPT_FORMATS: tuple[str, ...] = ("auto", "prefixes", "chat_template")
 
 
@@ -94,9 +96,15 @@ class PromptBuilder:
         now: _dt.datetime | None = None,
     ) -> BuiltPrompt:
         """`now` fixes {{date}}/{{time}}: pass the discussion's start so the prefix stays stable."""
+        n_ctx = self._model.n_ctx
+        if len(prompt) > n_ctx * MAX_CHARS_PER_TOKEN:
+            # Certain to overflow: say so without tokenizing megabytes of text first.
+            raise PromptTooLong(
+                f"The message is {len(prompt):,} characters long: far more than the model's context of "
+                f"{n_ctx} tokens can hold. Shorten it or raise the context size."
+            )
         turns = [t for t in history if not t.welcome or config.include_welcome_message_in_discussion]
         blocks = _exchanges(turns)
-        n_ctx = self._model.n_ctx
         budget = n_ctx - self.reserve_for_answer(n_predict)
 
         def render_from(first_block: int) -> str:
