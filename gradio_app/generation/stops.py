@@ -43,14 +43,14 @@ class StopDetector:
             return chunk
         text = self._pending + chunk
         folded = _fold(text)
-        hit_at, hit_marker = -1, None
-        for folded_marker, original in self._markers:
-            i = folded.find(folded_marker)
-            if i != -1 and (hit_at == -1 or i < hit_at):
-                hit_at, hit_marker = i, original
-        if hit_at != -1:
-            self.stopped, self.marker, self._pending = True, hit_marker, ""
-            return text[:hit_at]
+        # The first hit in time is the occurrence that *ends* first; among markers ending there, cut
+        # at the earliest start. This makes the result independent of how the text was chunked.
+        hits = [(i + len(f), i, original) for f, original in self._markers if (i := folded.find(f)) != -1]
+        if hits:
+            end = min(h[0] for h in hits)
+            _, start, marker = min((h for h in hits if h[0] == end), key=lambda h: h[1])
+            self.stopped, self.marker, self._pending = True, marker, ""
+            return text[:start]
         hold = self._held_length(folded)
         self._pending = text[len(text) - hold :] if hold else ""
         return text[: len(text) - hold]

@@ -22,12 +22,17 @@ def same_char(a, b):
 
 
 def first_hit(text, markers):
-    """Reference: earliest index where a marker matches, comparing character by character."""
-    for i in range(len(text)):
-        for m in markers:
-            if m.strip() and len(text) - i >= len(m) and all(map(same_char, text[i : i + len(m)], m)):
-                return i
-    return None
+    """Reference: the marker occurrence that completes first (earliest end), earliest start among
+    those; compared character by character."""
+    found = []
+    for m in markers:
+        if not m.strip():
+            continue
+        for i in range(len(text) - len(m) + 1):
+            if all(map(same_char, text[i : i + len(m)], m)):
+                found.append((i + len(m), i))
+                break
+    return min(found)[1] if found else None
 
 
 def expected_cut(text, markers):
