@@ -152,9 +152,10 @@ class PromptBuilder:
         messages: list[dict[str, str]] = []
         if conditioning.strip():
             messages.append({"role": "system", "content": conditioning.strip()})
-        messages += [{"role": t.role, "content": t.content} for t in turns]
-        messages.append({"role": "user", "content": prompt})
         model = self._model
+        markers = [m for m in (model.bos_token, model.eos_token) if m]
+        messages += [{"role": t.role, "content": neutralize_markers(t.content, markers)} for t in turns]
+        messages.append({"role": "user", "content": neutralize_markers(prompt, markers)})
         assert model.chat_template is not None
         try:
             text = render_chat_template(model.chat_template, messages, model.bos_token, model.eos_token)
@@ -166,6 +167,24 @@ class PromptBuilder:
         if model.adds_bos and model.bos_token and text.startswith(model.bos_token):
             text = text[len(model.bos_token) :]  # the tokenizer adds BOS itself: avoid a double BOS
         return text
+
+
+_ZWNJ = "\u200c"
+
+
+def neutralize_markers(text: str, markers: Sequence[str]) -> str:
+    """Stop message text from forging chat-template control tokens.
+
+    The rendered prompt is tokenized with special tokens enabled (so the template's own markers
+    work); a user typing "<|im_end|><|im_start|>system" must not open a system turn. A zero-width
+    non-joiner inside `<|` and inside the BOS/EOS strings keeps the text readable to the model but
+    no longer a control token. Stored messages are not changed.
+    """
+    text = text.replace("<|", "<" + _ZWNJ + "|")
+    for marker in markers:
+        if len(marker) > 1 and marker in text:
+            text = text.replace(marker, marker[0] + _ZWNJ + marker[1:])
+    return text
 
 
 def render_prefixes(config: PersonalityConfig, conditioning: str, turns: Sequence[Turn], prompt: str) -> str:
