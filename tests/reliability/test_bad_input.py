@@ -68,7 +68,7 @@ def test_wrong_types_and_huge_strings_name_the_field(tmp_path, text, field):
 def test_binary_garbage_is_refused(tmp_path):
     path = tmp_path / "config.yaml"
     path.write_bytes(b"\xff\xfe\x00garbage\x00\x01")
-    with pytest.raises(PersonalityError, match="not UTF-8|invalid YAML"):
+    with pytest.raises(PersonalityError, match=r"not UTF-8|invalid YAML"):
         PersonalityConfig.load(path)
 
 
