@@ -22,6 +22,8 @@ from typing import Any, Literal
 from gradio_app.personalities.schema import PersonalityConfig, fill_placeholders
 
 PromptFormat = Literal["auto", "prefixes", "chat_template"]
+# No tokenizer we know packs more characters than this into one token on real text.
+MAX_CHARS_PER_TOKEN = 32
 PROMPT_FORMATS: tuple[str, ...] = ("auto", "prefixes", "chat_template")
 
 
@@ -94,9 +96,15 @@ class PromptBuilder:
         now: _dt.datetime | None = None,
     ) -> BuiltPrompt:
         """`now` fixes {{date}}/{{time}}: pass the discussion's start so the prefix stays stable."""
+        n_ctx = self._model.n_ctx
+        if len(prompt) > n_ctx * MAX_CHARS_PER_TOKEN:
+            # Certain to overflow: say so without tokenizing megabytes of text first.
+            raise PromptTooLong(
+                f"The message is {len(prompt):,} characters long: far more than the model's context of "
+                f"{n_ctx} tokens can hold. Shorten it or raise the context size."
+            )
         turns = [t for t in history if not t.welcome or config.include_welcome_message_in_discussion]
         blocks = _exchanges(turns)
-        n_ctx = self._model.n_ctx
         budget = n_ctx - self.reserve_for_answer(n_predict)
 
         def render_from(first_block: int) -> str:
@@ -144,9 +152,10 @@ class PromptBuilder:
         messages: list[dict[str, str]] = []
         if conditioning.strip():
             messages.append({"role": "system", "content": conditioning.strip()})
-        messages += [{"role": t.role, "content": t.content} for t in turns]
-        messages.append({"role": "user", "content": prompt})
         model = self._model
+        markers = [m for m in (model.bos_token, model.eos_token) if m]
+        messages += [{"role": t.role, "content": neutralize_markers(t.content, markers)} for t in turns]
+        messages.append({"role": "user", "content": neutralize_markers(prompt, markers)})
         assert model.chat_template is not None
         try:
             text = render_chat_template(model.chat_template, messages, model.bos_token, model.eos_token)
@@ -158,6 +167,24 @@ class PromptBuilder:
         if model.adds_bos and model.bos_token and text.startswith(model.bos_token):
             text = text[len(model.bos_token) :]  # the tokenizer adds BOS itself: avoid a double BOS
         return text
+
+
+_ZWNJ = "\u200c"
+
+
+def neutralize_markers(text: str, markers: Sequence[str]) -> str:
+    """Stop message text from forging chat-template control tokens.
+
+    The rendered prompt is tokenized with special tokens enabled (so the template's own markers
+    work); a user typing "<|im_end|><|im_start|>system" must not open a system turn. A zero-width
+    non-joiner inside `<|` and inside the BOS/EOS strings keeps the text readable to the model but
+    no longer a control token. Stored messages are not changed.
+    """
+    text = text.replace("<|", "<" + _ZWNJ + "|")
+    for marker in markers:
+        if len(marker) > 1 and marker in text:
+            text = text.replace(marker, marker[0] + _ZWNJ + marker[1:])
+    return text
 
 
 def render_prefixes(config: PersonalityConfig, conditioning: str, turns: Sequence[Turn], prompt: str) -> str:

@@ -121,6 +121,7 @@ class PersonalityConfig:
             where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
             problem = getattr(e, "problem", None) or str(e).splitlines()[0]
             raise PersonalityError(path, f"invalid YAML{where}: {problem}") from e
+        _refuse_expansion_bombs(data, path)
         return cls.from_dict(data, path)
 
     # -- saving -------------------------------------------------------------------------------
@@ -165,6 +166,28 @@ def fill_placeholders(text: str, now: _dt.datetime | None = None) -> str:
 
 
 _PARAM_FOR_KEY = {key: name for name, key in PERSONALITY_KEYS.items()}
+
+# YAML aliases let a few lines describe billions of values ("billion laughs"): harmless while the
+# parsed data shares them, explosive as soon as anything copies or serializes it (JSON export).
+MAX_EXPANDED_VALUES = 100_000
+
+
+def _refuse_expansion_bombs(data: Any, source: Path | str) -> None:
+    """Count values as if aliases were expanded; refuse the file past MAX_EXPANDED_VALUES."""
+    budget = MAX_EXPANDED_VALUES
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        budget -= 1
+        if budget < 0:
+            raise PersonalityError(
+                source, f"the file expands to more than {MAX_EXPANDED_VALUES} values (YAML alias bomb?)"
+            )
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
 
 
 def _check_field(key: str, value: Any, source: Path | str) -> Any:
