@@ -125,7 +125,8 @@ def test_incomplete_model_folder_is_a_clear_error(tmp_path, painter):
 
     broken = tmp_path / "broken"
     broken.mkdir()
-    (broken / "model_index.json").write_text('{"_class_name": "StableDiffusionPipeline", "unet": ["diffusers", "UNet2DConditionModel"]}')
+    index = '{"_class_name": "StableDiffusionPipeline", "unet": ["diffusers", "UNet2DConditionModel"]}'
+    (broken / "model_index.json").write_text(index)
     with pytest.raises(PaintingFailed, match="could not be loaded"):
         painter.paint(resolve_model("broken", tmp_path), "x", settings(model_name="broken"))
 
