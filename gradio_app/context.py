@@ -40,7 +40,7 @@ class AppContext:
         if model_path:
             settings.model_path = model_path
         service = GenerationService()
-        zoo = Zoo(zoo_roots or [BUILTIN_ZOO, paths.user_zoo])
+        zoo = Zoo(zoo_roots or [BUILTIN_ZOO, paths.user_zoo], trusted_roots=[BUILTIN_ZOO])
         ctx = cls(paths, settings, service, zoo, WorkflowRunner(service, zoo), notices)
         if load_model:
             ctx.load_model()

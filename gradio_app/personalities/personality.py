@@ -14,6 +14,8 @@ from gradio_app.personalities.schema import PersonalityConfig, PersonalityError
 CONFIG_FILE = "config.yaml"
 LOCAL_CONFIG_FILE = "config_local.yaml"
 INSTALL_MARKER = ".install"
+# Written when the user explicitly trusts a personality whose scripts came from elsewhere.
+TRUST_MARKER = ".trusted"
 LOGO_NAMES = ("logo.png", "logo.jpg", "logo.jpeg", "logo.webp", "logo.gif")
 
 
@@ -24,14 +26,36 @@ class Personality:
     id: str
     folder: Path
     config: PersonalityConfig
+    # Personalities shipped with the app are trusted; scripts that arrived later (user zoo,
+    # imports, add_personality) run only after the user trusts them (TRUST_MARKER).
+    builtin: bool = False
 
     @classmethod
-    def load(cls, folder: Path, personality_id: str | None = None) -> Personality:
+    def load(cls, folder: Path, personality_id: str | None = None, *, builtin: bool = False) -> Personality:
         config_path = folder / CONFIG_FILE
         if not config_path.is_file():
             raise PersonalityError(config_path, "missing config.yaml")
         config = PersonalityConfig.load(config_path)
-        return cls(id=personality_id or folder.name, folder=folder, config=config)
+        return cls(id=personality_id or folder.name, folder=folder, config=config, builtin=builtin)
+
+    @property
+    def has_scripts(self) -> bool:
+        """Code that would run on this machine: a processor or an install script."""
+        scripts = self.folder / "scripts"
+        return (scripts / "processor.py").is_file() or (scripts / "install.py").is_file()
+
+    @property
+    def trusted(self) -> bool:
+        """May its scripts run? Built-in ones may; others only once the user trusted them."""
+        return self.builtin or not self.has_scripts or (self.folder / TRUST_MARKER).is_file()
+
+    def trust(self) -> None:
+        from gradio_app.fileio import atomic_write_text
+
+        atomic_write_text(self.folder / TRUST_MARKER, "trusted by the user\n")
+
+    def revoke_trust(self) -> None:
+        (self.folder / TRUST_MARKER).unlink(missing_ok=True)
 
     @property
     def name(self) -> str:
@@ -72,3 +96,16 @@ class Personality:
 
     def save_local_config(self, values: dict[str, Any]) -> None:
         atomic_write_yaml(self.folder / LOCAL_CONFIG_FILE, values)
+
+    def local_settings(self) -> tuple[dict[str, Any], list[str]]:
+        """The settings a workflow runs with: template defaults overlaid with config_local.yaml.
+        A bad saved value falls back to its default and is reported (never fatal)."""
+        return self.config.settings_template.resolve(self.local_config())
+
+    def save_local_settings(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Validate `values` against the template (InvalidSetting names the bad field) and write
+        config_local.yaml atomically, keeping keys the template does not declare."""
+        merged = {**self.local_config(), **values}
+        clean = self.config.settings_template.validate(merged)
+        self.save_local_config(clean)
+        return clean

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from gradio_app.generation.params import PARAM_RANGES, PERSONALITY_KEYS, GenerationParams
+from gradio_app.personalities.local_settings import InvalidTemplate, SettingsTemplate
 
 # config.yaml files in the wild are a few KB; anything far larger is a mistake or an attack.
 MAX_CONFIG_BYTES = 1_000_000
@@ -152,6 +153,11 @@ class PersonalityConfig:
     def has_custom_workflow(self) -> bool:
         return bool(self.processor_cfg.get("custom_workflow"))
 
+    @property
+    def settings_template(self) -> SettingsTemplate:
+        """The typed fields of this personality's own settings (validated when the file loaded)."""
+        return SettingsTemplate.parse(self.processor_cfg.get("settings"))
+
 
 def fill_placeholders(text: str, now: _dt.datetime | None = None) -> str:
     """Replace {{date}}, {{time}} and {{date_time}} (lollms conditioning placeholders)."""
@@ -217,6 +223,10 @@ def _check_field(key: str, value: Any, source: Path | str) -> Any:
             return {}
         if not isinstance(value, dict):
             raise PersonalityError(source, "expected a mapping", key)
+        try:
+            SettingsTemplate.parse(value.get("settings"))
+        except InvalidTemplate as e:
+            raise PersonalityError(source, str(e), key) from e
         return value
     if key == "include_welcome_message_in_discussion":
         if not isinstance(value, bool):

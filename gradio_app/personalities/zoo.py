@@ -43,10 +43,15 @@ def _subdirs(folder: Path) -> list[Path]:
 
 
 class Zoo:
-    """Scans its roots in order; when two roots hold the same id, the first root wins."""
+    """Scans its roots in order; when two roots hold the same id, the first root wins.
 
-    def __init__(self, roots: list[Path]) -> None:
+    Personalities under a `trusted_roots` folder (the zoo shipped with the app) may run their
+    scripts; the others need the user's explicit trust first (Personality.trusted).
+    """
+
+    def __init__(self, roots: list[Path], trusted_roots: list[Path] | None = None) -> None:
         self.roots = [Path(r) for r in roots]
+        self.trusted_roots = {Path(r).resolve() for r in (trusted_roots or [])}
         self.entries: dict[str, ZooEntry] = {}
         self.scan()
 
@@ -61,14 +66,14 @@ class Zoo:
                         pid = f"{lang_dir.name}/{cat_dir.name}/{folder.name}"
                         if pid in entries:
                             continue
-                        entries[pid] = self._load_entry(pid, folder, root)
+                        entries[pid] = self._load_entry(pid, folder, root, root.resolve() in self.trusted_roots)
         self.entries = entries
 
     @staticmethod
-    def _load_entry(pid: str, folder: Path, root: Path) -> ZooEntry:
+    def _load_entry(pid: str, folder: Path, root: Path, builtin: bool) -> ZooEntry:
         language, category, _ = pid.split("/")
         try:
-            personality = Personality.load(folder, pid)
+            personality = Personality.load(folder, pid, builtin=builtin)
         except PersonalityError as e:
             log.warning("personality %s not loaded: %s", pid, e)
             return ZooEntry(pid, language, category, folder, root, error=str(e))

@@ -167,6 +167,7 @@ class LlamaCppBinding:
         # tokens), which is llama-cpp-python's own semantics.
         llm.last_n_tokens_size = params.repeat_last_n
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._evaluate_all_but_last(tokens)
         generator = llm.generate(
             tokens,
             top_k=params.top_k,
@@ -198,6 +199,29 @@ class LlamaCppBinding:
                 yield tail
         finally:
             generator.close()
+
+    def _evaluate_all_but_last(self, tokens: list[int]) -> None:
+        """Bring the KV cache to `tokens[:-1]`, reusing the longest cached prefix.
+
+        Why: llama.cpp's CPU kernels round differently for a one-token batch than for a long one,
+        so the logits of the prompt's last token (which pick the first answer token) would depend
+        on whether the prompt was evaluated fresh or found in the cache, and the same seed could
+        give a different answer the second time. Evaluating the last prompt token always on its
+        own (Llama.generate() then finds everything before it cached and evaluates just that one)
+        makes the first logits, and so the whole seeded answer, independent of the cache history.
+        """
+        llm = self._llm
+        cached = llm._input_ids
+        keep = 0
+        for have, want in zip(cached, tokens[:-1], strict=False):
+            if have != want:
+                break
+            keep += 1
+        if keep == 0 and llm.n_tokens > 0:
+            llm.reset()
+        llm.n_tokens = keep
+        if keep < len(tokens) - 1:
+            llm.eval(tokens[keep:-1])
 
     def close(self) -> None:
         llm, self._llm = getattr(self, "_llm", None), None
