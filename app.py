@@ -57,6 +57,9 @@ def main(argv: list[str] | None = None) -> None:
         prevent_thread_lock=True,
         quiet=True,
         mcp_server=args.mcp,
+        # Only the outputs folder (generated images) is served from the data folder; the rest of
+        # it (settings, discussions, logs) stays private.
+        allowed_paths=[str(ctx.paths.outputs.resolve())],
     )
     from gradio_app.api.openai_server import register_openai_api
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,15 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILTIN_ZOO = PROJECT_ROOT / "personalities"
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
 DEFAULT_PERSONALITY = "english/generic/lollms"
+# Stable Diffusion models the user drops in (the project's own folder, not ../shared).
+DEFAULT_SD_MODELS_DIR = PROJECT_ROOT / "shared" / "sd_models"
+SD_MODELS_ENV = "PWEBUI_SD_MODELS"
+
+
+def sd_models_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where the art personality looks for models: $PWEBUI_SD_MODELS, else shared/sd_models/."""
+    value = (os.environ if env is None else env).get(SD_MODELS_ENV, "").strip()
+    return Path(value).expanduser().resolve() if value else DEFAULT_SD_MODELS_DIR
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,11 @@ class DataPaths:
     @property
     def models(self) -> Path:
         return self.root / "models"
+
+    @property
+    def work(self) -> Path:
+        """Scratch folders of scripted personalities (work/<language>/<category>/<name>/), not served."""
+        return self.root / "work"
 
     def ensure(self) -> DataPaths:
         for folder in (self.root, self.user_zoo, self.outputs, self.models):

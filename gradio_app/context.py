@@ -41,7 +41,7 @@ class AppContext:
             settings.model_path = model_path
         service = GenerationService()
         zoo = Zoo(zoo_roots or [BUILTIN_ZOO, paths.user_zoo], trusted_roots=[BUILTIN_ZOO])
-        ctx = cls(paths, settings, service, zoo, WorkflowRunner(service, zoo), notices)
+        ctx = cls(paths, settings, service, zoo, WorkflowRunner(service, zoo, paths=paths), notices)
         if load_model:
             ctx.load_model()
         return ctx

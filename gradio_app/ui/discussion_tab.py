@@ -13,7 +13,9 @@ from gradio_app.context import AppContext
 from gradio_app.personalities.schema import PersonalityError
 from gradio_app.session import ChatSession
 from gradio_app.ui.render import chat_view, header_view
-from gradio_app.workflows.events import Done, ErrorOut, TextChunk, Waiting
+from gradio_app.ui.workflow_view import live_messages
+from gradio_app.workflows.events import Done, ErrorOut
+from gradio_app.workflows.transcript import Transcript
 
 # At most this many UI updates per second while streaming: a fast model must not flood the browser.
 UPDATES_PER_SECOND = 20
@@ -40,22 +42,16 @@ def current_header(ctx: AppContext, session: ChatSession) -> str:
 
 def stream_turn(ctx: AppContext, session: ChatSession, text: str) -> Iterator[list[dict[str, Any]]]:
     """Chatbot values for one turn, throttled to UPDATES_PER_SECOND (the last one always sent)."""
-    answer, last_sent = "", 0.0
+    live, last_sent = Transcript(), 0.0
     yield chat_view(session, pending="")
     for event in ctx.runner.run_turn(session, text):
-        if isinstance(event, TextChunk):
-            answer += event.text
-            pending = answer
-        elif isinstance(event, Waiting):
-            pending = f"⏳ _Waiting for the model: {event.ahead} request(s) ahead…_"
-        elif isinstance(event, (Done, ErrorOut)):
+        if isinstance(event, (Done, ErrorOut)):
             break
-        else:
-            continue
+        live.apply(event)
         now = time.monotonic()
         if now - last_sent >= 1 / UPDATES_PER_SECOND:
             last_sent = now
-            yield chat_view(session, pending=pending)
+            yield chat_view(session, pending=live_messages(live))
     yield chat_view(session)
 
 

@@ -8,22 +8,29 @@ from gradio_app.generation.bindings.base import ModelInfo
 from gradio_app.personalities.personality import Personality
 from gradio_app.personalities.zoo import ZooEntry
 from gradio_app.session import ChatSession, Message
+from gradio_app.ui.workflow_view import assistant_messages
 
 
-def message_view(message: Message) -> dict[str, Any]:
+def message_view(message: Message) -> list[dict[str, Any]]:
+    """One stored message as chatbot messages (a scripted answer brings its steps and images)."""
     content = message.content
     if message.kind == "error":
         content = f"⚠️ {content}"
     elif message.role == "assistant" and not content and message.metadata.get("stop_reason") == "cancelled":
         content = "_(stopped before any text)_"
-    return {"role": message.role, "content": content}
+    if message.role == "assistant":
+        return assistant_messages(content, message.metadata)
+    return [{"role": message.role, "content": content}]
 
 
-def chat_view(session: ChatSession, pending: str | None = None) -> list[dict[str, Any]]:
-    """The chatbot value: every message, plus the answer being streamed (`pending`) if any."""
-    view = [message_view(m) for m in session.messages]
-    if pending is not None:
+def chat_view(session: ChatSession, pending: str | list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """The chatbot value: every message, plus the answer being streamed (`pending`) if any:
+    its text, or its chatbot messages (workflow_view.live_messages)."""
+    view = [part for m in session.messages for part in message_view(m)]
+    if isinstance(pending, str):
         view.append({"role": "assistant", "content": pending})
+    elif pending is not None:
+        view.extend(pending)
     return view
 
 

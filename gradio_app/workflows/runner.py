@@ -1,7 +1,8 @@
 """WorkflowRunner: runs one chat turn for a session and streams typed events back.
 
 Default workflow: PromptBuilder -> GenerationService.stream. Scripted personalities (a
-`scripts/processor.py`) plug in here through the processor API.
+`scripts/processor.py` with a custom workflow) are dispatched to `workflows.scripted`; a processor
+without one may still rewrite the input/output of the default workflow (process_model_input/output).
 """
 
 from __future__ import annotations
@@ -10,24 +11,35 @@ import logging
 import threading
 from collections.abc import Iterator
 
+from gradio_app.config import DataPaths
 from gradio_app.generation.bindings.base import GenerationError
 from gradio_app.generation.params import GenerationParams, merge
 from gradio_app.generation.service import GenerationResult, GenerationService
 from gradio_app.personalities.personality import Personality
-from gradio_app.personalities.prompt import BuiltPrompt, ModelPromptInfo, PromptBuilder, PromptTooLong
+from gradio_app.personalities.processor import Processor, ProcessorError
+from gradio_app.personalities.prompt import BuiltPrompt, ModelPromptInfo, PromptBuilder, PromptTooLong, Turn
 from gradio_app.personalities.schema import PersonalityError
 from gradio_app.personalities.zoo import Zoo
 from gradio_app.session import ChatSession, Message
 from gradio_app.workflows.events import Done, ErrorOut, Event, TextChunk, Waiting
+from gradio_app.workflows.scripted import ProcessorLoadError, ScriptedWorkflow
 
 log = logging.getLogger(__name__)
 
 
 class WorkflowRunner:
-    def __init__(self, service: GenerationService, zoo: Zoo, defaults: GenerationParams | None = None) -> None:
+    def __init__(
+        self,
+        service: GenerationService,
+        zoo: Zoo,
+        defaults: GenerationParams | None = None,
+        paths: DataPaths | None = None,
+        scripted: ScriptedWorkflow | None = None,
+    ) -> None:
         self.service = service
         self.zoo = zoo
         self.defaults = defaults or GenerationParams()
+        self.scripted = scripted or ScriptedWorkflow(service, paths)
 
     def params_for(self, session: ChatSession, personality: Personality) -> GenerationParams:
         """The sampling parameters in force: the personality's unless the user overrides them."""
@@ -46,8 +58,14 @@ class WorkflowRunner:
             personality = self.zoo.get(session.personality_id)
             params = self.params_for(session, personality)
             history = session.history()[:-1]
+            if personality.has_custom_workflow:
+                builder = self.prompt_builder(session)
+                yield from self.scripted.run_turn(session, personality, text, params, builder, history)
+                return
+            hooks = self._hooks(session, personality, params, history)
+            prompt_text = _hook(hooks, "process_model_input", text)
             built = self.prompt_builder(session).build(
-                personality.config, history, text, params.n_predict, session.started_at
+                personality.config, history, prompt_text, params.n_predict, session.started_at
             )
             stream = self.service.stream(
                 built.text, params, built.stops, cancel=session.cancel, max_tokens=built.max_new_tokens
@@ -61,12 +79,22 @@ class WorkflowRunner:
                 pieces.close()
                 self._record(session, personality, built, stream.result, "disconnected")
                 raise
-        except (PersonalityError, PromptTooLong, GenerationError) as e:
+            message = self._record(session, personality, built, stream.result, hooks=hooks)
+        except (PersonalityError, PromptTooLong, GenerationError, ProcessorLoadError, ProcessorError) as e:
             session.messages.append(Message("assistant", str(e), kind="error"))
             yield ErrorOut(str(e))
             return
-        message = self._record(session, personality, built, stream.result)
         yield Done(message.content, message.metadata)
+
+    def _hooks(
+        self, session: ChatSession, personality: Personality, params: GenerationParams, history: list[Turn]
+    ) -> Processor | None:
+        """The processor, when config.yaml asks for its input/output hooks (2023 zoo keys)."""
+        cfg = personality.config.processor_cfg
+        wanted = cfg.get("process_model_input") or cfg.get("process_model_output")
+        if personality.processor_path is None or not wanted:
+            return None
+        return self.scripted.hooks(personality, session, params, self.prompt_builder(session), history)
 
     @staticmethod
     def _record(
@@ -75,6 +103,7 @@ class WorkflowRunner:
         built: BuiltPrompt,
         result: GenerationResult,
         stop_reason: str | None = None,
+        hooks: Processor | None = None,
     ) -> Message:
         metadata = {
             "personality": personality.id,
@@ -86,6 +115,23 @@ class WorkflowRunner:
         del metadata["text"]
         if stop_reason:
             metadata["stop_reason"] = stop_reason
-        message = Message("assistant", result.text.strip(), metadata=metadata)
+        content = result.text.strip()
+        if stop_reason is None:
+            content = _hook(hooks, "process_model_output", content)
+        message = Message("assistant", content, metadata=metadata)
         session.messages.append(message)
         return message
+
+
+def _hook(processor: Processor | None, name: str, text: str) -> str:
+    """Apply one of the processor's hooks if config.yaml enables it; its failure is the user's to see."""
+    if processor is None or not processor.config.processor_cfg.get(name):
+        return text
+    try:
+        result = getattr(processor, name)(text)
+    except Exception as e:
+        log.exception("%s of %s failed", name, processor.personality.id)
+        raise ProcessorError(f"{processor.personality.name}: {name} failed: {type(e).__name__}: {e}") from e
+    if not isinstance(result, str):
+        raise ProcessorError(f"{processor.personality.name}: {name} must return text, got {type(result).__name__}")
+    return result
