@@ -48,6 +48,7 @@ from gradio_app.workflows.events import (
     StepProgress,
     StepStart,
     StepText,
+    StepTitle,
     TextChunk,
     TextReplace,
     Waiting,
@@ -280,6 +281,12 @@ class Processor:
     def _end_quietly(self, step_id: str, status: str, detail: str = "") -> None:
         with suppress(WorkflowCancelled):  # the turn is already closed: the runner marks the step
             self.step_end(step_id, status, detail=detail)
+
+    def step_title(self, step_id: str, title: str) -> None:
+        """Rename a step, open or already ended (e.g. mark the candidate that won)."""
+        if step_id not in self._step_started:
+            raise ValueError(f"no step {step_id!r}")
+        self.emit(StepTitle(step_id, str(title)))
 
     def step_text(self, text: str, step_id: str | None = None) -> None:
         """Add text to a step's body (the innermost open step by default)."""

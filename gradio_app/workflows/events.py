@@ -72,6 +72,14 @@ class StepEnd:
 
 
 @dataclass(frozen=True)
+class StepTitle:
+    """A step (open or ended) gets a new title, e.g. "Thought 2 ✅ chosen" once judged."""
+
+    step_id: str
+    title: str
+
+
+@dataclass(frozen=True)
 class Notice:
     """Something the user should know that is not the answer: info, a warning, a handled error."""
 
@@ -118,6 +126,7 @@ Event = (
     | StepText
     | StepProgress
     | StepEnd
+    | StepTitle
     | Notice
     | ImageOut
     | Sources

@@ -62,6 +62,7 @@ _EVENT_TYPES = (
     ev.StepText,
     ev.StepProgress,
     ev.StepEnd,
+    ev.StepTitle,
     ev.Notice,
     ev.ImageOut,
     ev.Sources,

@@ -24,6 +24,7 @@ from gradio_app.workflows.events import (
     StepProgress,
     StepStart,
     StepText,
+    StepTitle,
     TextChunk,
     TextReplace,
     Waiting,
@@ -80,6 +81,10 @@ class Transcript:
                 if event.detail:
                     sep = "\n\n" if step["content"] else ""
                     step["content"] = (step["content"] + sep + event.detail)[-MAX_STEP_CHARS:]
+        elif isinstance(event, StepTitle):
+            step = self.steps.get(event.step_id)
+            if step is not None:
+                step["title"] = event.title
         elif isinstance(event, Notice):
             self._notices += 1
             first_line = event.text.strip().splitlines()[0] if event.text.strip() else event.level
