@@ -32,12 +32,18 @@ class SdModelRef:
 
 
 def list_models(folder: Path) -> list[SdModelRef]:
-    """Every model found in `folder` (diffusers folders and single files)."""
+    """Every model found in `folder` (diffusers folders and single files). A folder that only
+    holds the config of a single file (`<stem>.config/`, or `<stem>/` beside `<stem>.safetensors`)
+    is part of that file, not a model of its own."""
     found: list[SdModelRef] = []
     if not folder.is_dir():
         return found
-    for entry in sorted(folder.iterdir()):
+    entries = sorted(folder.iterdir())
+    file_stems = {e.stem for e in entries if e.is_file() and e.suffix in SINGLE_FILE_SUFFIXES}
+    for entry in entries:
         if entry.is_dir() and (entry / "model_index.json").is_file():
+            if entry.name.endswith(".config") or entry.name in file_stems:
+                continue
             found.append(SdModelRef(entry.name, "folder", str(entry)))
         elif entry.is_file() and entry.suffix in SINGLE_FILE_SUFFIXES:
             found.append(SdModelRef(entry.name, "single_file", str(entry), _config_for(entry)))
@@ -52,8 +58,18 @@ def _config_for(file: Path) -> str | None:
     return None
 
 
+AUTO = "auto"  # the first model found in the folder
+
+
 def resolve_model(name: str, folder: Path, *, allow_ckpt: bool = False) -> SdModelRef:
+    """The model called `name` (a folder or file in `folder`, its stem, a Hub id or alias), or
+    with "auto" the first one in `folder` (.ckpt files only with `allow_ckpt`)."""
     name = name.strip()
+    if name == AUTO:
+        usable = [r for r in list_models(folder) if allow_ckpt or not r.location.endswith(".ckpt")]
+        if not usable:
+            raise SdModelMissing(missing_message(name, folder))
+        return usable[0]
     if "/" not in name or name.count("/") > 1:
         for ref in list_models(folder):
             if name in (ref.name, Path(ref.name).stem):
@@ -70,8 +86,10 @@ def resolve_model(name: str, folder: Path, *, allow_ckpt: bool = False) -> SdMod
 
 
 def missing_message(name: str, folder: Path) -> str:
+    what = "No Stable Diffusion model" if name == AUTO else f"No Stable Diffusion model named '{name}'"
     return (
-        f"No Stable Diffusion model named '{name}' in {folder}. Put a diffusers model folder (with "
-        f"model_index.json inside) or a .safetensors file there and set model_name in the art "
-        f"personality's config_local.yaml to its name. See {folder / 'README.md'}."
+        f"{what} in {folder}. Put a diffusers model folder (with model_index.json inside) or a "
+        f".safetensors file there (or point PWEBUI_SD_MODELS at the folder that holds one), then set "
+        f"model_name in the art personality's settings to its name, or to 'auto' for the first one. "
+        f"Which models run well on a CPU: {folder / 'README.md'}."
     )

@@ -89,7 +89,7 @@ class Painter:
                 pipe = DiffusionPipeline.from_pretrained(ref.location, torch_dtype=dtype)
         except PaintingFailed:
             raise
-        except (OSError, ValueError, KeyError, RuntimeError, TypeError, AttributeError) as e:
+        except Exception as e:
             if ref.kind == "hub":
                 raise SdModelMissing(
                     f"Could not get '{ref.location}' from the Hugging Face Hub ({type(e).__name__}). "
@@ -170,3 +170,16 @@ class Painter:
                     raise PaintingCancelled("stopped")
                 results.append(Painted(output.images[0], seed))
             return results
+
+
+_shared: Painter | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_painter() -> Painter:
+    """The app's one Painter: the loaded pipeline is kept across turns and discussions."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = Painter()
+        return _shared

@@ -15,7 +15,7 @@ class InvalidArtSettings(ValueError):
 
 @dataclass(frozen=True)
 class ArtSettings:
-    model_name: str = "sd-turbo"
+    model_name: str = "auto"  # the first model in the SD models folder
     imagine: bool = True  # let the model write the Stable Diffusion prompt (False: use the user's text)
     max_generation_prompt_size: int = 77
     num_images: int = 1

@@ -10,7 +10,7 @@ from gradio_app.art.outputs import read_facts, save_image
 from gradio_app.art.painter import SCHEDULERS, Painter, PaintingCancelled
 from gradio_app.art.settings import ArtSettings, InvalidArtSettings
 from gradio_app.art.watermark import SIGNATURE, apply_watermark, read_watermark, verify_watermark
-from tests.art.tiny_sd import build_tiny_pipeline
+from tests.art.tiny_sd import build_tiny_pipeline, build_tiny_single_file
 
 pytestmark = pytest.mark.slow
 
@@ -21,6 +21,7 @@ TINY = {"model_name": "tiny", "steps": 3, "width": 64, "height": 64, "guidance_s
 def sd_models(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sd") / "sd_models"
     build_tiny_pipeline(folder / "tiny")
+    build_tiny_single_file(folder / "tiny", folder / "tiny-file.safetensors")
     return folder
 
 
@@ -38,13 +39,37 @@ def pixels(painted):
 
 
 def test_folder_model_is_found_and_loaded_once(sd_models, painter):
-    [ref] = list_models(sd_models)
-    assert (ref.name, ref.kind) == ("tiny", "folder")
+    refs = list_models(sd_models)
+    assert [(r.name, r.kind) for r in refs] == [("tiny", "folder"), ("tiny-file.safetensors", "single_file")]
     ref = resolve_model("tiny", sd_models)
     painter.paint(ref, "a lighthouse at night", settings(seed=1))
     loads = painter.loads
     painter.paint(ref, "a lighthouse at day", settings(seed=2))
     assert painter.loads == loads  # the pipeline is kept
+
+
+def test_a_single_file_model_paints_the_same_pixels_as_its_folder(sd_models):
+    """The original-layout .safetensors goes through from_single_file with its local config."""
+    ref = resolve_model("tiny-file", sd_models)
+    assert ref.kind == "single_file" and ref.config_dir.endswith("tiny-file.config")
+    from_file = Painter().paint(ref, "a lighthouse", settings(seed=9))
+    from_folder = Painter().paint(resolve_model("tiny", sd_models), "a lighthouse", settings(seed=9))
+    assert np.array_equal(pixels(from_file)[0], pixels(from_folder)[0])
+
+
+def test_a_single_file_without_its_config_says_where_the_config_goes(sd_models, tmp_path):
+    from gradio_app.art.painter import PaintingFailed
+
+    lonely = tmp_path / "lonely.safetensors"
+    lonely.write_bytes((sd_models / "tiny-file.safetensors").read_bytes())
+    with pytest.raises(PaintingFailed, match=r"lonely\.config"):
+        Painter().paint(resolve_model("lonely", tmp_path), "x", settings())
+
+
+def test_auto_picks_the_first_model_and_an_empty_folder_says_where_to_put_one(sd_models, tmp_path):
+    assert resolve_model("auto", sd_models).name == "tiny"
+    with pytest.raises(SdModelMissing, match=f"No Stable Diffusion model in {tmp_path}"):
+        resolve_model("auto", tmp_path)
 
 
 def test_fixed_seed_gives_identical_pixels_and_random_does_not(sd_models, painter):
