@@ -52,7 +52,7 @@ def free_port() -> int:
 class LaunchedApp:
     """`python app.py` in a subprocess on a free port, with its own data folder."""
 
-    def __init__(self, data_dir: Path, *args: str) -> None:
+    def __init__(self, data_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.data_dir = data_dir
@@ -60,7 +60,7 @@ class LaunchedApp:
         data_dir.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("w")
         cmd = [sys.executable, str(PROJECT_ROOT / "app.py"), "--port", str(self.port), "--data-dir", str(data_dir)]
-        env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(env or {})}
         self.proc = subprocess.Popen([*cmd, *args], stdout=self._log, stderr=subprocess.STDOUT, env=env)
         self._wait_ready()
 

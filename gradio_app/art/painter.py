@@ -74,7 +74,7 @@ class Painter:
         dtype = torch.float16 if device == "cuda" else torch.float32
         try:
             if ref.kind == "folder":
-                pipe = DiffusionPipeline.from_pretrained(ref.location, torch_dtype=dtype, local_files_only=True)
+                pipe = DiffusionPipeline.from_pretrained(ref.location, dtype=dtype, local_files_only=True)
             elif ref.kind == "single_file":
                 if ref.config_dir is None:
                     raise PaintingFailed(
@@ -83,10 +83,10 @@ class Painter:
                         f"{Path(ref.location).with_name(Path(ref.location).stem + '.config')}"
                     )
                 pipe = StableDiffusionPipeline.from_single_file(
-                    ref.location, config=ref.config_dir, torch_dtype=dtype, local_files_only=True
+                    ref.location, config=ref.config_dir, dtype=dtype, local_files_only=True
                 )
             else:
-                pipe = DiffusionPipeline.from_pretrained(ref.location, torch_dtype=dtype)
+                pipe = DiffusionPipeline.from_pretrained(ref.location, dtype=dtype)
         except PaintingFailed:
             raise
         except Exception as e:

@@ -44,6 +44,18 @@ def test_history_for_imagining_keeps_descriptions_and_drops_images():
     ]
 
 
+def test_a_follow_up_asks_to_rewrite_the_previous_description():
+    assert art.imagining_request("a red fox", []) == "Describe this picture for a text-to-image AI: a red fox"
+    history = [
+        Turn("user", "a red fox"),
+        Turn(
+            "assistant", "**Prompt:** a red fox in deep snow, dusk\n\n_Seed 1 · default · 3 steps · 64×64 · model tiny_"
+        ),
+    ]
+    ask = art.imagining_request("now make it a day view", history)
+    assert "a red fox in deep snow, dusk" in ask and "now make it a day view" in ask and "_Seed" not in ask
+
+
 @pytest.mark.parametrize(
     ("raw", "clean"),
     [

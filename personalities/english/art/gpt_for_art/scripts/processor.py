@@ -1,9 +1,10 @@
 """GPT for Art: imagine a Stable Diffusion prompt with the chat model, then paint it.
 
 1. Imagining (a step, streamed): the chat model writes the picture's description from the request
-   and the discussion so far. Earlier answers enter the context as their descriptions only
-   (markdown images and the facts line removed), so "now make it a day view" rewrites the last
-   description. With `imagine: false` the user's text is the prompt.
+   and the discussion so far: once the discussion holds a description (our earlier answers, read
+   without their markdown images and facts line), it is asked to rewrite that description with
+   the requested change, so "now make it a day view" edits the last picture. With
+   `imagine: false` the user's text is the prompt.
 2. Painting (a step with per-denoising-step progress): gradio_app.art paints with the model found
    in the SD models folder; the pipeline is loaded once per app and kept.
 3. Each image is watermarked and saved under the outputs folder with an unguessable name; the
@@ -36,6 +37,20 @@ def description_of(answer: str) -> str:
     lines = [ln for ln in strip_markdown_images(answer).splitlines() if not ln.startswith(FACTS_PREFIX)]
     text = "\n".join(lines).strip()
     return text.removeprefix(PROMPT_LABEL).strip()
+
+
+def imagining_request(request: str, history: list[Turn]) -> str:
+    """What the chat model is asked: describe the request, or, when the discussion already holds a
+    description, rewrite that description with the requested change (small models follow an
+    explicit rewrite far better than a bare "now make it a day view" after a long history)."""
+    previous = next((t.content for t in reversed(history_for_imagining(history)) if t.role == "assistant"), "")
+    if not previous:
+        return f"Describe this picture for a text-to-image AI: {request}"
+    return (
+        f"Here is the description of the current picture:\n{previous}\n\n"
+        f"The user asks for this change: {request}\n\n"
+        "Rewrite the whole description with the change applied. Write only the new description."
+    )
 
 
 def history_for_imagining(history: list[Turn]) -> list[Turn]:
@@ -90,8 +105,8 @@ class Processor(BaseProcessor):
 
     def imagine(self, request: str, art: ArtSettings) -> str:
         with self.step("🎨 Imagining the picture") as step:
-            history = history_for_imagining(self.history)
-            chat = self.chat_prompt(request, history=history, max_size=art.max_generation_prompt_size)
+            ask = imagining_request(request, self.history)
+            chat = self.chat_prompt(ask, max_size=art.max_generation_prompt_size)
             text = clean_sd_prompt(self.generate(chat, art.max_generation_prompt_size))
             if not text:
                 step.status = "failed"
@@ -108,7 +123,7 @@ class Processor(BaseProcessor):
         count = f"{art.num_images} images" if art.num_images > 1 else "the picture"
         with self.step(f"🖌️ Painting {count} with {model.name}") as step:
             if painter.loads == 0:
-                step.write("Loading the Stable Diffusion model (only the first time)…\n\n")
+                step.write("Loading the Stable Diffusion model (only for the first picture)…\n\n")
 
             def on_step(index: int, done: int, total: int) -> None:
                 note = f"steps · image {index + 1} of {art.num_images}" if art.num_images > 1 else "steps"
@@ -139,4 +154,5 @@ class Processor(BaseProcessor):
                 self.add_image(path, sd_prompt, **facts)
                 saved.append((path, facts))
             step.title = f"🖌️ Painted {count} with {model.name}"
+            step.write(f"{len(saved)} image(s), seed {', '.join(str(f['seed']) for _, f in saved)}.")
         return saved
