@@ -29,6 +29,7 @@ from gradio_app.generation.stops import StopDetector
 from gradio_app.personalities.schema import PersonalityError
 from gradio_app.session import ChatSession, Message
 from gradio_app.workflows.events import Done, ErrorOut, Event, TextChunk
+from gradio_app.workflows.transcript import append_only
 
 
 class ChatMessageIn(BaseModel):
@@ -105,7 +106,7 @@ def answer_events(ctx: AppContext, chat: PreparedChat) -> Iterator[Event]:
     """The runner's events with the request's own stop strings applied (cancelling the model)."""
     detector = StopDetector(chat.stops)
     emitted: list[str] = []
-    for event in ctx.runner.run_turn(chat.session, chat.prompt):
+    for event in append_only(ctx.runner.run_turn(chat.session, chat.prompt)):
         if isinstance(event, TextChunk):
             safe = detector.feed(event.text)
             if safe:

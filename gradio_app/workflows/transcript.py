@@ -13,9 +13,11 @@ Stored shape (the "Shared contracts" of the project):
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from gradio_app.workflows.events import (
+    Done,
     Event,
     ImageOut,
     Notice,
@@ -122,3 +124,26 @@ class Transcript:
             "images": [dict(i) for i in self.images],
             "sources": [dict(s) for s in self.sources],
         }
+
+
+def append_only(events: Iterable[Event]) -> Iterator[Event]:
+    """The events with the answer as pure appends, for consumers that can only add text (an
+    OpenAI-style stream): a TextReplace that extends what was sent becomes a TextChunk of the
+    rest, and before Done the final answer's missing tail is sent. Other events pass through."""
+    sent = ""
+    current = ""
+    for event in events:
+        if isinstance(event, TextChunk):
+            current += event.text
+        elif isinstance(event, TextReplace):
+            current = event.text
+        elif isinstance(event, Done):
+            current = event.content if event.content.startswith(sent.strip()) else current
+        else:
+            yield event
+            continue
+        if current.startswith(sent) and len(current) > len(sent):
+            yield TextChunk(current[len(sent) :])
+            sent = current
+        if isinstance(event, Done):
+            yield event
