@@ -20,7 +20,7 @@ from tests.art.tiny_sd import build_tiny_pipeline
 from tests.personalities.scripts import load_script
 
 PID = "english/art/gpt_for_art"
-TINY = {"steps": 3, "width": 64, "height": 64, "guidance_scale": 5.0, "seed": 5, "max_generation_prompt_size": 40}
+TINY = {"steps": 3, "width": 64, "height": 64, "guidance_scale": 5.0, "seed": 5, "max_generation_prompt_size": 24}
 
 art = load_script(PID)
 
@@ -139,13 +139,7 @@ def test_imagine_paint_and_show_then_edit_the_description(setup):
     assert sd_prompt in imagining_prompt and "now make it a day view" in imagining_prompt
     assert "![" not in imagining_prompt and "_Seed" not in imagining_prompt
     assert answer.startswith("**Prompt:** ")
-    # and the same through the runner: a second image, from an edited description
-    second = list(runner.run_turn(session, "now make it a day view"))[-1]
-    assert isinstance(second, ev.Done)
-    new_prompt = second.metadata["workflow_data"]["sd_prompt"]
-    assert new_prompt != sd_prompt
-    assert second.metadata["images"][0]["path"] != image["path"]
-    assert Path(second.metadata["images"][0]["path"]).is_file()
+    # (the launched-app test repaints through the UI: tests/ui/test_scripted_app.py)
 
 
 @pytest.mark.model

@@ -48,12 +48,12 @@ def test_folder_model_is_found_and_loaded_once(sd_models, painter):
     assert painter.loads == loads  # the pipeline is kept
 
 
-def test_a_single_file_model_paints_the_same_pixels_as_its_folder(sd_models):
+def test_a_single_file_model_paints_the_same_pixels_as_its_folder(sd_models, painter):
     """The original-layout .safetensors goes through from_single_file with its local config."""
     ref = resolve_model("tiny-file", sd_models)
     assert ref.kind == "single_file" and ref.config_dir.endswith("tiny-file.config")
     from_file = Painter().paint(ref, "a lighthouse", settings(seed=9))
-    from_folder = Painter().paint(resolve_model("tiny", sd_models), "a lighthouse", settings(seed=9))
+    from_folder = painter.paint(resolve_model("tiny", sd_models), "a lighthouse", settings(seed=9))
     assert np.array_equal(pixels(from_file)[0], pixels(from_folder)[0])
 
 
