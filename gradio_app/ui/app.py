@@ -12,6 +12,13 @@ from gradio_app.ui import discussion_tab, mcp_tools, settings_tab, zoo_tab
 from gradio_app.ui.render import chat_view
 
 TITLE = "Personalities WebUI"
+# The discussions list scrolls on its own; the per-answer facts line stays quiet.
+CSS = """
+#discussion-list { max-height: 440px; overflow-y: auto; }
+#chat sub { opacity: 0.6; font-size: 0.8em; }
+#message-actions { align-items: center; }
+#version-label { min-width: 6em; text-align: center; }
+"""
 
 
 def build_app(ctx: AppContext) -> gr.Blocks:
@@ -30,7 +37,7 @@ def build_app(ctx: AppContext) -> gr.Blocks:
 
         zoo_outputs = [zoo.language, zoo.category, zoo.personality, zoo.logo, zoo.card]
 
-        def on_load(session: ChatSession) -> list[Any]:
+        def view(session: ChatSession) -> list[Any]:
             return [
                 chat_view(session),
                 discussion_tab.current_header(ctx, session),
@@ -38,12 +45,20 @@ def build_app(ctx: AppContext) -> gr.Blocks:
                 *zoo_tab.zoo_position(ctx, session),
             ]
 
-        def on_select(personality_id: str | None, session: ChatSession) -> list[Any]:
+        def on_load(session: ChatSession, browser_id: str | None, request: gr.Request) -> list[Any]:
+            browser_id, side = discussion_tab.on_page_load(ctx, session, browser_id, request)
+            return [*view(session), browser_id, *side]
+
+        def on_select(personality_id: str | None, session: ChatSession, request: gr.Request) -> list[Any]:
+            discussion_tab.bind_owner(ctx, session, request)
+            session.cancel.set()  # a new discussion starts: stop what the old one was writing
             status = zoo_tab.select_personality(ctx, session, personality_id)
-            return [*on_load(session), status, gr.Tabs(selected="discussion")]
+            return [*view(session), status, gr.Tabs(selected="discussion")]
 
         mcp_tools.register_tools(ctx)
         page = [disc.chatbot, disc.header, *sett.outputs, *zoo_outputs]
-        demo.load(on_load, state, page, api_visibility="private")
-        zoo.select.click(on_select, [zoo.personality, state], [*page, zoo_status, tabs], api_name="select_personality")
+        demo.load(on_load, [state, disc.browser_id], [*page, disc.browser_id, *disc.side], api_visibility="private")
+        zoo.select.click(
+            on_select, [zoo.personality, state], [*page, zoo_status, tabs], api_name="select_personality"
+        ).then(lambda s: discussion_tab.side_view(ctx, s), state, disc.side, api_visibility="private")
     return demo

@@ -10,9 +10,19 @@ from tests.e2e.conftest import ARTIFACTS
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
+# The text a user reads in each AI bubble, without the subtle facts line (<sub>) under it.
+_BOT_TEXTS = """els => els.map(el => {
+    const copy = el.cloneNode(true);
+    copy.querySelectorAll('sub').forEach(s => s.remove());
+    document.body.appendChild(copy);
+    const text = copy.innerText;
+    copy.remove();
+    return text.trim();
+})"""
+
+
 def bot_texts(page):
-    bots = page.locator('[data-testid="bot"]')
-    return [bots.nth(i).inner_text() for i in range(bots.count())]
+    return page.locator('[data-testid="bot"]').evaluate_all(_BOT_TEXTS)
 
 
 def send(page, text):
