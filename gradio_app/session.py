@@ -54,18 +54,19 @@ class Message:
     def from_branch(cls, item: BranchMessage, live: bool) -> Message:
         m: MessageRecord = item.message
         return cls(
-            m.role,
-            m.content,
-            m.kind,
-            dict(m.metadata),
-            m.id,
-            m.parent_id,
-            m.sender,
-            m.rating,
-            m.incomplete,
-            live,
-            item.version,
-            item.versions,
+            role=m.role,
+            content=m.content,
+            kind=m.kind,
+            metadata=dict(m.metadata),
+            id=m.id,
+            parent_id=m.parent_id,
+            sender=m.sender,
+            rating=m.rating,
+            incomplete=m.incomplete,
+            live=live,
+            version=item.version,
+            versions=item.versions,
+            discussion_id=m.discussion_id,
         )
 
 

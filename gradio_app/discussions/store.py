@@ -151,9 +151,9 @@ class DiscussionStore:
         # this set was interrupted (the app stopped while writing it).
         self._live: set[str] = set()
         conn = self._conn()
-        conn.execute("PRAGMA journal_mode=WAL")
         with self._write_lock:
-            self.upgraded_from = migrate(conn, use_fts)
+            self.upgraded_from = migrate(conn, use_fts)  # first: a refused file stays byte-identical
+            conn.execute("PRAGMA journal_mode=WAL")
         self.has_fts = (
             conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='messages_fts'").fetchone()
             is not None
