@@ -365,6 +365,9 @@ def build(ctx: AppContext, state: gr.State) -> DiscussionTab:
             raise _refused(e) from e
         return [*page_view(ctx, session), *side_view(ctx, session)]
 
+    def on_pick(discussion_id: str, session: ChatSession, request: gr.Request) -> list[Any]:
+        return open_discussion(discussion_id, session, request)
+
     def on_search(query: str, session: ChatSession, request: gr.Request) -> Any:
         bind_owner(ctx, session, request)
         return side_view(ctx, session, query)[0]
@@ -507,8 +510,8 @@ def build(ctx: AppContext, state: gr.State) -> DiscussionTab:
     then_side(chatbot.clear(on_new, state, [chatbot, header], **hidden))
 
     opened = [chatbot, header, *side]
-    listing.input(open_discussion, [listing, state], opened, **hidden)
     api_buttons["open"].click(open_discussion, [api_id, state], opened, api_name="open_discussion")
+    listing.input(on_pick, [listing, state], opened, **hidden)
     search.input(on_search, [search, state], listing, trigger_mode="always_last", **hidden)
     api_buttons["list"].click(api_list, [api_text, state], api_listing, api_name="list_discussions")
     rename.click(on_rename, [title, state], side, **hidden)
