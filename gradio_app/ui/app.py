@@ -16,8 +16,8 @@ TITLE = "Personalities WebUI"
 CSS = """
 #discussion-list { max-height: 440px; overflow-y: auto; }
 #chat sub { opacity: 0.6; font-size: 0.8em; }
-#message-actions { align-items: center; }
-#version-label { min-width: 6em; text-align: center; }
+#message-actions { align-items: center; justify-content: flex-end; }
+#version-label { flex: 0 0 auto !important; width: auto !important; min-width: 0 !important; }
 """
 
 

@@ -91,14 +91,15 @@ def discussions_of(ctx: AppContext, session: ChatSession, query: str = "") -> li
 
 def side_view(ctx: AppContext, session: ChatSession, query: str = "") -> list[Any]:
     label, can_prev, can_next = versions_view(session.focused())
+    stepping = bool(label)  # the ‹ n/m › controls only show for a message with other versions
     choices = discussions_of(ctx, session, query)
     current = session.discussion_id if session.stored and any(v == session.discussion_id for _, v in choices) else None
     return [
         gr.update(choices=choices, value=current),
         session.title if session.stored else "",
-        label,
-        gr.update(interactive=can_prev),
-        gr.update(interactive=can_next),
+        gr.update(value=label, visible=stepping),
+        gr.update(interactive=can_prev, visible=stepping),
+        gr.update(interactive=can_next, visible=stepping),
     ]
 
 
@@ -189,9 +190,9 @@ def build(ctx: AppContext, state: gr.State) -> DiscussionTab:
                 elem_id="chat",
             )
             with gr.Row(elem_id="message-actions"):
-                prev = gr.Button("‹", size="sm", scale=0, min_width=36, interactive=False, elem_id="version-prev")
-                versions = gr.Markdown(elem_id="version-label", container=False)
-                nxt = gr.Button("›", size="sm", scale=0, min_width=36, interactive=False, elem_id="version-next")
+                prev = gr.Button("‹", size="sm", scale=0, min_width=36, visible=False, elem_id="version-prev")
+                versions = gr.Markdown(elem_id="version-label", container=False, visible=False)
+                nxt = gr.Button("›", size="sm", scale=0, min_width=36, visible=False, elem_id="version-next")
                 continue_btn = gr.Button("Continue", size="sm", scale=0, min_width=90)
                 delete_message = gr.Button("Delete message", size="sm", scale=0, min_width=120)
                 show_all = gr.Button("Show all messages", size="sm", scale=0, min_width=140)

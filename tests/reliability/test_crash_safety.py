@@ -24,9 +24,7 @@ def rows(db):
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        return conn.execute(
-            "SELECT role, kind, content, incomplete FROM messages ORDER BY rowid"
-        ).fetchall()
+        return conn.execute("SELECT role, kind, content, incomplete FROM messages ORDER BY rowid").fetchall()
     finally:
         conn.close()
 
@@ -99,7 +97,8 @@ WRITER = textwrap.dedent(
     )
     parent_id = parent.id
     for i in range(100000):
-        m = store.add_message(record.id, parent_id, NewMessage("ai", "assistant", "x" * 500, incomplete=True), owner="o")
+        partial = NewMessage("ai", "assistant", "x" * 500, incomplete=True)
+        m = store.add_message(record.id, parent_id, partial, owner="o")
         store.update_message(record.id, m.id, owner="o", content=f"answer {i} " + "y" * 2000, incomplete=False)
         print(m.id, flush=True)  # only after the commit returned
         parent_id = m.id
