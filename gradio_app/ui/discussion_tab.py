@@ -27,6 +27,7 @@ from gradio_app.ui.render import (
     chat_view,
     discussion_choices,
     header_view,
+    hidden_messages,
     message_at,
     strip_decorations,
     versions_view,
@@ -54,12 +55,13 @@ class DiscussionTab:
     versions: gr.Markdown
     prev: gr.Button
     next: gr.Button
+    show_all: gr.Button
     browser_id: gr.BrowserState
 
     @property
     def side(self) -> list[Any]:
-        """What `side_view()` updates: the list, the title and the version controls."""
-        return [self.listing, self.title, self.versions, self.prev, self.next]
+        """What `side_view()` updates: the list, the title, the version controls, "Show all"."""
+        return [self.listing, self.title, self.versions, self.prev, self.next, self.show_all]
 
 
 # -- translations shared with ui/app.py --------------------------------------------------------------
@@ -100,6 +102,7 @@ def side_view(ctx: AppContext, session: ChatSession, query: str = "") -> list[An
         gr.update(value=label, visible=stepping),
         gr.update(interactive=can_prev, visible=stepping),
         gr.update(interactive=can_next, visible=stepping),
+        gr.update(visible=hidden_messages(session) > 0),
     ]
 
 
@@ -195,7 +198,7 @@ def build(ctx: AppContext, state: gr.State) -> DiscussionTab:
                 nxt = gr.Button("›", size="sm", scale=0, min_width=36, visible=False, elem_id="version-next")
                 continue_btn = gr.Button("Continue", size="sm", scale=0, min_width=90)
                 delete_message = gr.Button("Delete message", size="sm", scale=0, min_width=120)
-                show_all = gr.Button("Show all messages", size="sm", scale=0, min_width=140)
+                show_all = gr.Button("Show all messages", size="sm", scale=0, min_width=140, visible=False)
             with gr.Row():
                 textbox = gr.Textbox(
                     show_label=False, placeholder="Type your message and press Enter…", lines=2, max_lines=12, scale=8
@@ -211,7 +214,9 @@ def build(ctx: AppContext, state: gr.State) -> DiscussionTab:
         api_text = gr.Textbox(visible=False)
         api_listing = gr.JSON(visible=False)
         api_buttons = {name: gr.Button(visible=False) for name in _API_ACTIONS}
-    tab = DiscussionTab(header, chatbot, textbox, send, stop, new, listing, title, versions, prev, nxt, browser_id)
+    tab = DiscussionTab(
+        header, chatbot, textbox, send, stop, new, listing, title, versions, prev, nxt, show_all, browser_id
+    )
     side = tab.side
 
     # -- chatting ----------------------------------------------------------------------------
@@ -279,7 +284,7 @@ def build(ctx: AppContext, state: gr.State) -> DiscussionTab:
             session.focus_id = message_at(session, data.index).id
         except StoreError:
             session.focus_id = None
-        return side_view(ctx, session)[2:]
+        return side_view(ctx, session)[2:5]
 
     def switch(session: ChatSession, message_id: str | None, step: int) -> list[Any]:
         try:
@@ -338,9 +343,9 @@ def build(ctx: AppContext, state: gr.State) -> DiscussionTab:
         text = message.content if message.role == "user" else ""
         return [*delete_at(session, message.id)[:1], text, *side_view(ctx, session)]
 
-    def on_show_all(session: ChatSession) -> Any:
+    def on_show_all(session: ChatSession) -> list[Any]:
         session.show_all = True
-        return chat_view(session)
+        return [chat_view(session), *side_view(ctx, session)]
 
     # -- discussions ---------------------------------------------------------------------------
     def start_new(session: ChatSession) -> None:
@@ -497,7 +502,7 @@ def build(ctx: AppContext, state: gr.State) -> DiscussionTab:
     )
     chatbot.like(on_like, state, None, **hidden)
     api_buttons["rate"].click(api_rate, [api_index, api_text, state], chatbot, api_name="rate_message")
-    chatbot.select(on_focus, state, side[2:], **hidden)
+    chatbot.select(on_focus, state, side[2:5], **hidden)
     chatbot.undo(on_undo, state, [chatbot, textbox, *side], **hidden)
     prev.click(on_version(-1), state, [chatbot, *side], **hidden)
     nxt.click(on_version(1), state, [chatbot, *side], **hidden)
@@ -506,7 +511,7 @@ def build(ctx: AppContext, state: gr.State) -> DiscussionTab:
     api_buttons["delete_message"].click(
         api_delete_message, [api_index, state], [chatbot, *side], api_name="delete_message"
     )
-    show_all.click(on_show_all, state, chatbot, **hidden)
+    show_all.click(on_show_all, state, [chatbot, *side], **hidden)
     # The chatbot's own "clear" (trash) button: a new discussion (the old one stays saved).
     then_side(chatbot.clear(on_new, state, [chatbot, header], **hidden))
 

@@ -56,10 +56,15 @@ def message_to_chat(message: Message) -> list[dict[str, Any]]:
     return [{"role": message.role, "content": content}]
 
 
+def hidden_messages(session: ChatSession) -> int:
+    """How many of the oldest messages the windowed view leaves out."""
+    return 0 if session.show_all else max(0, len(session.messages) - VIEW_WINDOW)
+
+
 def chat_items(session: ChatSession, waiting: str | None = None) -> list[tuple[str | None, dict[str, Any]]]:
     """(message id, chatbot message) for everything shown; the id is None for notes."""
     messages = session.messages
-    hidden = 0 if session.show_all else max(0, len(messages) - VIEW_WINDOW)
+    hidden = hidden_messages(session)
     items: list[tuple[str | None, dict[str, Any]]] = []
     if hidden:
         note = f"_… {hidden} earlier messages are not shown here. Press **Show all messages** to see them._"
