@@ -123,3 +123,16 @@ def test_without_fts5_search_falls_back_to_like(tmp_path):
     store.add_message(record.id, None, NewMessage("user", "user", "searching for needles"), owner="a")
     assert [d.id for d in store.search("needle", owner="a")] == [record.id]
     store.close()
+
+
+def test_an_unreadable_database_is_reported_and_left_as_it_is(tmp_path):
+    from gradio_app.config import DataPaths
+    from gradio_app.context import open_store
+
+    paths = DataPaths(tmp_path).ensure()
+    paths.discussions_db.write_bytes(b"this is not a database, but it may be someone's only copy" * 100)
+    before = paths.discussions_db.read_bytes()
+    notices = []
+    assert open_store(paths, notices) is None
+    assert "could not be opened" in notices[0] and "NOT saved" in notices[0]
+    assert paths.discussions_db.read_bytes() == before

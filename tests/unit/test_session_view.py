@@ -180,3 +180,20 @@ def test_each_stored_message_renders_through_one_function(store, personality):
     stopped = session.start_answer(session.find(question.id), "LoLLMs")
     session.finish_answer(stopped, "", {"stop_reason": "cancelled"})
     assert message_to_chat(stopped)[0]["content"].startswith("_(stopped before any text)_")
+
+
+def test_an_answer_still_being_written_is_saved_where_it_belongs(store, personality):
+    session = session_for(store, personality)
+    question = session.add_user_message("First discussion")
+    first_id = session.discussion_id
+    streaming = session.start_answer(question, "LoLLMs")
+    # the user moves on (New, or opens another discussion) while the answer is being written
+    session.new_discussion(personality)
+    session.add_user_message("Second discussion")
+    session.save_partial(streaming, "half")
+    session.finish_answer(streaming, "The whole answer.", {"completion_tokens": 3})
+    first = store.messages(first_id, owner=session.owner)
+    assert [(m.content, m.incomplete) for m in first[1:]] == [("First discussion", False), ("The whole answer.", False)]
+    second = store.messages(session.discussion_id, owner=session.owner)
+    assert [m.content for m in second[1:]] == ["Second discussion"]
+    assert [m.content for m in session.messages[1:]] == ["Second discussion"]
