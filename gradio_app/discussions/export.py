@@ -136,7 +136,7 @@ def discussion_markdown(record: DiscussionRecord, messages: list[MessageRecord])
         if m.kind == "error":
             who = "⚠️ Error"
         heading = f"**{who}** · {_when(m.created)}"
-        facts = facts_line(m.metadata, item.version, item.versions) if m.role == "assistant" else ""
+        facts = facts_line(m.metadata, item.version, item.versions, m.rating) if m.role == "assistant" else ""
         if m.role == "user" and item.versions > 1:
             facts = f"version {item.version}/{item.versions}"
         if facts:

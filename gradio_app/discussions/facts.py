@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 
-def facts_line(metadata: dict[str, Any], version: int = 1, versions: int = 1) -> str:
-    """E.g. "version 2/3 · 54 tokens · 31.2 tokens/s · SmolLM2-135M · edited"; "" if nothing is known."""
+def facts_line(metadata: dict[str, Any], version: int = 1, versions: int = 1, rating: int | None = None) -> str:
+    """E.g. "version 2/3 · 54 tokens · 31.2 tokens/s · SmolLM2-135M · edited · 👍"; "" if nothing is known."""
     parts: list[str] = []
     if versions > 1:
         parts.append(f"version {version}/{versions}")
@@ -28,4 +28,6 @@ def facts_line(metadata: dict[str, Any], version: int = 1, versions: int = 1) ->
         parts.append("continued")
     if metadata.get("edited"):
         parts.append("edited")
+    if rating:
+        parts.append("👍" if rating > 0 else "👎")
     return " · ".join(parts)

@@ -268,9 +268,10 @@ def build(ctx: AppContext, state: gr.State) -> DiscussionTab:
         except StoreError as e:
             raise _refused(e) from e
 
-    def on_like(session: ChatSession, data: gr.LikeData, request: gr.Request) -> None:
+    def on_like(session: ChatSession, data: gr.LikeData, request: gr.Request) -> Any:
         bind_owner(ctx, session, request)
         rate(session, data.index, {True: 1, False: -1}.get(data.liked))  # type: ignore[call-overload]
+        return chat_view(session)  # the facts line shows the rating (also after reopening)
 
     def api_rate(index: float, rating: str, session: ChatSession, request: gr.Request) -> Any:
         bind_owner(ctx, session, request)
@@ -500,7 +501,7 @@ def build(ctx: AppContext, state: gr.State) -> DiscussionTab:
     then_side(
         api_buttons["edit"].click(api_edit, [api_index, api_text, state], chatbot, api_name="edit_message", **chat)
     )
-    chatbot.like(on_like, state, None, **hidden)
+    chatbot.like(on_like, state, chatbot, **hidden)
     api_buttons["rate"].click(api_rate, [api_index, api_text, state], chatbot, api_name="rate_message")
     chatbot.select(on_focus, state, side[2:5], **hidden)
     chatbot.undo(on_undo, state, [chatbot, textbox, *side], **hidden)

@@ -24,7 +24,7 @@ def facts_suffix(message: Message) -> str:
     if message.kind == "welcome":
         return ""
     if message.role == "assistant" and message.kind == "normal":
-        facts = facts_line(message.metadata, message.version, message.versions)
+        facts = facts_line(message.metadata, message.version, message.versions, message.rating)
     else:
         facts = f"version {message.version}/{message.versions}" if message.versions > 1 else ""
     return f"\n\n<sub>{facts}</sub>" if facts else ""

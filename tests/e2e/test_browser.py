@@ -156,6 +156,14 @@ def test_reopen_an_old_discussion_from_the_sidebar(page):
     page.get_by_role("button", name="Send").wait_for()
     page.get_by_role("radio", name=re.compile("A second topic")).wait_for()
     assert page.get_by_role("radio", name=re.compile("Remember the word pineapple")).count() == 1
+    # delete one, after confirming
+    page.get_by_role("radio", name=re.compile("A second topic")).check()
+    page.get_by_text("This discussion").click()
+    page.get_by_role("button", name="Delete discussion").click()
+    page.get_by_text("and all its messages for good?").wait_for()
+    page.get_by_role("button", name="Yes, delete it").click()
+    page.get_by_role("radio", name=re.compile("A second topic")).wait_for(state="detached")
+    assert page.locator("#discussion-list").get_by_role("radio").count() == 1
     # and another browser (a fresh context, its own storage) sees none of them
     other = page.context.browser.new_context()
     try:
@@ -193,3 +201,9 @@ def test_regenerate_step_through_versions_and_edit(page):
         "[...document.querySelectorAll('[data-testid=bot]')].some(e => e.innerText.includes('edited'))"
     )
     assert bot_texts(page)[-1] == "A red panda."
+    # thumbs up: stored, and said in the answer's facts line
+    page.locator('[data-testid="bot"]').last.hover()
+    page.get_by_role("button", name="Like").last.click()
+    page.wait_for_function(
+        "[...document.querySelectorAll('[data-testid=bot] sub')].some(e => e.innerText.includes('👍'))"
+    )

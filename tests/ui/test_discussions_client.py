@@ -108,6 +108,7 @@ def test_every_message_action_is_stored(app):
     assert "continued" in facts_of(chat[-1])
     # rate it, edit it (an AI edit stays in place), then edit the question (a new branch)
     chat = c.predict(-1, "up", api_name="/rate_message")
+    assert facts_of(chat[-1]).endswith("👍")
     chat = c.predict(-1, "A banana, edited by hand.", api_name="/edit_message")
     assert chat_texts(chat)[-1][1] == "A banana, edited by hand." and "edited" in facts_of(chat[-1])
     chat = c.predict(1, "Name a vegetable.", api_name="/edit_message")
