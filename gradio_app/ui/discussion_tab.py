@@ -59,7 +59,7 @@ def stream_turn(ctx: AppContext, session: ChatSession, text: str) -> Iterator[li
     yield chat_view(session)
 
 
-def build(ctx: AppContext, state: gr.State) -> DiscussionTab:
+def build(ctx: AppContext, state: gr.State, concurrency: int = CHAT_CONCURRENCY) -> DiscussionTab:
     header = gr.Markdown()
     chatbot = gr.Chatbot(
         label="Discussion",
@@ -99,7 +99,7 @@ def build(ctx: AppContext, state: gr.State) -> DiscussionTab:
 
     # Many chats may be in flight at once; GenerationService queues them fairly in front of the
     # model (and tells each its position), so Gradio's own limit here is only a safety net.
-    chat = {"concurrency_limit": CHAT_CONCURRENCY, "concurrency_id": "chat"}
+    chat = {"concurrency_limit": concurrency, "concurrency_id": "chat"}
     send.click(on_send, [textbox, state], [chatbot, textbox], api_name="send", **chat)
     textbox.submit(on_send, [textbox, state], [chatbot, textbox], api_visibility="private", **chat)
     stop.click(on_stop, state, None, api_name="stop", queue=False)
