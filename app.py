@@ -51,6 +51,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="local mode: every discussion is visible to every browser (and every signed-in user)",
     )
     parser.add_argument("--mcp", action="store_true", help="also serve MCP tools at /gradio_api/mcp/")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=int(os.environ.get("PWEBUI_CONCURRENCY", "16")),
+        metavar="N",
+        help="chats in flight at once; they wait in line for the model and see their place (default 16)",
+    )
+    parser.add_argument(
+        "--max-queue",
+        type=int,
+        default=int(os.environ.get("PWEBUI_MAX_QUEUE", "64")),
+        metavar="N",
+        help="requests waiting beyond --concurrency; more are refused with 'queue is full' (default 64)",
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser.parse_args(argv)
 
@@ -78,8 +92,8 @@ def main(argv: list[str] | None = None) -> None:
     ctx = AppContext.create(args.data_dir, model_path=args.model, ownership=ownership)
     for notice in ctx.notices:
         logging.warning(notice)
-    demo = build_app(ctx)
-    demo.queue(max_size=64)
+    demo = build_app(ctx, chat_concurrency=max(1, args.concurrency))
+    demo.queue(max_size=max(1, args.max_queue))
     server, local_url, share_url = demo.launch(
         server_name=args.host,
         server_port=args.port,

@@ -21,14 +21,15 @@ CSS = """
 """
 
 
-def build_app(ctx: AppContext) -> gr.Blocks:
+def build_app(ctx: AppContext, chat_concurrency: int = discussion_tab.CHAT_CONCURRENCY) -> gr.Blocks:
+    """`chat_concurrency`: chats in flight at once (they queue fairly in front of the model)."""
     with gr.Blocks(title=TITLE) as demo:
         # Each browser gets its own ChatSession (Gradio deep-copies the initial value per session).
         state = gr.State(ctx.new_session())
         gr.Markdown("\n".join(f"⚠️ {n}" for n in ctx.notices), visible=bool(ctx.notices))
         with gr.Tabs() as tabs:
             with gr.Tab("Discussion", id="discussion"):
-                disc = discussion_tab.build(ctx, state)
+                disc = discussion_tab.build(ctx, state, chat_concurrency)
             with gr.Tab("Settings", id="settings"):
                 sett = settings_tab.build(ctx, state)
             with gr.Tab("Personalities Zoo", id="zoo"):

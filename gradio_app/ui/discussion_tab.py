@@ -153,7 +153,7 @@ def _text_of(value: Any) -> str:
 
 
 # -- the tab ----------------------------------------------------------------------------------------
-def build(ctx: AppContext, state: gr.State) -> DiscussionTab:
+def build(ctx: AppContext, state: gr.State, concurrency: int = CHAT_CONCURRENCY) -> DiscussionTab:
     secret = browser_state_secret(ctx.paths.browser_secret)
     browser_id = gr.BrowserState(None, storage_key=BROWSER_ID_KEY, secret=secret)
     with gr.Row(equal_height=False):
@@ -482,7 +482,7 @@ def build(ctx: AppContext, state: gr.State) -> DiscussionTab:
     # -- wiring ------------------------------------------------------------------------------------
     # Many chats may be in flight at once; GenerationService queues them fairly in front of the
     # model (and tells each its position), so Gradio's own limit here is only a safety net.
-    chat = {"concurrency_limit": CHAT_CONCURRENCY, "concurrency_id": "chat"}
+    chat = {"concurrency_limit": concurrency, "concurrency_id": "chat"}
     hidden: dict[str, Any] = {"api_visibility": "private"}
 
     def refresh(session: ChatSession) -> list[Any]:
