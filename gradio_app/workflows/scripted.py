@@ -266,12 +266,16 @@ class ScriptedWorkflow:
         self,
         session: ChatSession,
         personality: Personality,
-        text: str,
+        question: Message,
         params: GenerationParams,
         builder: PromptBuilder,
         history: list[Turn],
+        *,
+        save_interval_s: float = 1.0,
     ) -> Iterator[ev.Event]:
-        """Run the personality's processor on `text`; the user's message is already in session."""
+        """Run the personality's processor on `question` (already stored in the session). The
+        answer is stored like any other: started before the script runs, its text saved while it
+        streams, finished with the steps, images and sources in its metadata."""
         started = time.monotonic()
         events: queue.Queue[Any] = queue.Queue()
         closed = threading.Event()
@@ -290,25 +294,28 @@ class ScriptedWorkflow:
             else:
                 raise TypeError(f"callback() takes an event of gradio_app.workflows.events or a str, got {item!r}")
 
-        transcript = Transcript()
         try:
             cls = load_processor_class(personality)
             context = self.context_for(personality, session, params, builder, history, emit)
         except ProcessorLoadError as e:
-            yield self._fail(session, personality, builder, params, transcript, None, str(e), started, "refused")
+            session.add_error(question, str(e))  # nothing of the script ran: no answer, just why
+            yield ev.ErrorOut(str(e))
             return
 
+        transcript = Transcript()
+        turn = _Turn(self, session, personality, builder, params, transcript, started)
+        turn.answer = session.start_answer(question, personality.name)
+        yield ev.Waiting(0)
         outcome = _Outcome()
-        holder: list[Processor] = []
         previous = discussion_text(personality.config, history)
 
         def work() -> None:
             try:
                 processor = cls(context)
-                holder.append(processor)
+                turn.processor = processor
                 for problem in context.settings_problems:
                     processor.warning(problem)
-                answer = processor.run_workflow(text, previous, callback)
+                answer = processor.run_workflow(question.content, previous, callback)
                 if answer is not None and not isinstance(answer, str):
                     raise TypeError(f"run_workflow() must return a str or None, got {type(answer).__name__}")
                 outcome.answer = answer
@@ -328,7 +335,7 @@ class ScriptedWorkflow:
         thread.start()
         timeout = self.timeout_s or _seconds(personality, "timeout_s", DEFAULT_TIMEOUT_S)
         idle = self.idle_timeout_s or _seconds(personality, "idle_timeout_s", DEFAULT_IDLE_TIMEOUT_S)
-        last_activity = started
+        last_activity = last_save = started
         stop_seen: float | None = None
         ended: str | None = None  # why we stopped waiting for the thread, if we did
         try:
@@ -343,6 +350,11 @@ class ScriptedWorkflow:
                 if item is not None:
                     last_activity = now
                     transcript.apply(item)
+                    # the live message shows the steps so far (stored only when the turn ends)
+                    turn.answer.content, turn.answer.metadata = transcript.answer, transcript.metadata()
+                    if now - last_save >= save_interval_s and isinstance(item, (ev.TextChunk, ev.TextReplace)):
+                        session.save_partial(turn.answer, transcript.answer)
+                        last_save = now
                     yield item
                 if session.cancel.is_set():
                     stop_seen = stop_seen or now
@@ -357,12 +369,12 @@ class ScriptedWorkflow:
                     break
         except GeneratorExit:
             # The consumer went away (browser tab closed): stop the script, keep what it produced.
-            self._abandon(closed, session, thread, holder)
+            self._abandon(closed, session, thread, turn.processor)
             transcript.close_open_steps("cancelled")
-            self._record(session, personality, builder, params, transcript, holder, started, "disconnected")
+            turn.finish("disconnected")
             raise
         if ended is not None:
-            self._abandon(closed, session, thread, holder)
+            self._abandon(closed, session, thread, turn.processor)
             while True:  # what the script managed to say before we stopped listening
                 try:
                     item = events.get_nowait()
@@ -379,50 +391,58 @@ class ScriptedWorkflow:
 
         if outcome.error is not None:
             transcript.close_open_steps("failed")
-            reason = "timeout" if ended else "error"
-            yield self._fail(session, personality, builder, params, transcript, holder, outcome.error, started, reason)
+            yield turn.fail(outcome.error, "timeout" if ended else "error")
             return
         if outcome.cancelled:
             transcript.close_open_steps("cancelled")
-            yield self._record(session, personality, builder, params, transcript, holder, started, "cancelled")
+            yield turn.finish("cancelled")
             return
         transcript.close_open_steps("done")
         if outcome.answer is not None:
             transcript.answer = outcome.answer
-        yield self._record(session, personality, builder, params, transcript, holder, started, "done")
+        yield turn.finish("done")
 
     @staticmethod
     def _abandon(
-        closed: threading.Event, session: ChatSession, thread: threading.Thread, holder: list[Processor]
+        closed: threading.Event, session: ChatSession, thread: threading.Thread, processor: Processor | None
     ) -> None:
         closed.set()
         session.cancel.set()  # generate() in the script stops within a token
-        _interrupt(thread, holder[0] if holder else None)
+        _interrupt(thread, processor)
 
-    def _metadata(
+
+class _Turn:
+    """One scripted turn's answer message and how it is finished (stored through the session)."""
+
+    def __init__(
         self,
+        workflow: ScriptedWorkflow,
+        session: ChatSession,
         personality: Personality,
         builder: PromptBuilder,
         params: GenerationParams,
         transcript: Transcript,
-        holder: list[Processor],
         started: float,
-        stop_reason: str,
-    ) -> dict[str, Any]:
-        processor = holder[0] if holder else None
-        records = list(processor.generations) if processor else []
-        results = [r.result for r in records]
+    ) -> None:
+        self.workflow, self.session, self.personality = workflow, session, personality
+        self.builder, self.params, self.transcript, self.started = builder, params, transcript, started
+        self.processor: Processor | None = None
+        self.answer: Message  # set right after the processor is loaded
+
+    def metadata(self, stop_reason: str) -> dict[str, Any]:
+        processor, personality = self.processor, self.personality
+        results = [r.result for r in processor.generations] if processor else []
         gen_time = sum(max(0.0, r.duration_s - r.time_to_first_token_s) for r in results)
         completion = sum(r.completion_tokens for r in results)
-        info = self.service.info
+        info = self.workflow.service.info
         metadata: dict[str, Any] = {
             "personality": personality.id,
             "personality_version": personality.config.version,
-            "prompt_format": builder.effective_format,
+            "prompt_format": self.builder.effective_format,
             "workflow": "scripted",
             "processor_api_version": personality.config.processor_cfg.get("api_version"),
-            "params": params.to_dict(),
-            "seed": params.seed,
+            "params": self.params.to_dict(),
+            "seed": self.params.seed,
             "seeds": [r.seed for r in results],
             "model": info.name if info else "",
             "binding": info.binding if info else "",
@@ -430,46 +450,25 @@ class ScriptedWorkflow:
             "prompt_tokens": sum(r.prompt_tokens for r in results),
             "completion_tokens": completion,
             "tokens_per_second": round(completion / gen_time, 2) if gen_time > 0 and completion > 1 else 0.0,
-            "duration_s": round(time.monotonic() - started, 3),
+            "duration_s": round(time.monotonic() - self.started, 3),
             "stop_reason": stop_reason,
-            **transcript.metadata(),
+            **self.transcript.metadata(),
         }
         if processor is not None and processor.metadata:
             metadata["workflow_data"] = _json_safe(processor.metadata)
         return metadata
 
-    def _record(
-        self,
-        session: ChatSession,
-        personality: Personality,
-        builder: PromptBuilder,
-        params: GenerationParams,
-        transcript: Transcript,
-        holder: list[Processor],
-        started: float,
-        stop_reason: str,
-    ) -> ev.Done:
-        metadata = self._metadata(personality, builder, params, transcript, holder, started, stop_reason)
-        message = Message("assistant", transcript.answer.strip(), metadata=metadata)
-        session.messages.append(message)
-        return ev.Done(message.content, metadata)
+    def finish(self, stop_reason: str) -> ev.Done:
+        metadata = self.metadata(stop_reason)
+        self.session.finish_answer(self.answer, self.transcript.answer.strip(), metadata)
+        return ev.Done(self.answer.content, metadata)
 
-    def _fail(
-        self,
-        session: ChatSession,
-        personality: Personality,
-        builder: PromptBuilder,
-        params: GenerationParams,
-        transcript: Transcript,
-        holder: list[Processor] | None,
-        error: str,
-        started: float,
-        stop_reason: str,
-    ) -> ev.ErrorOut:
-        metadata = self._metadata(personality, builder, params, transcript, holder or [], started, stop_reason)
-        if transcript.answer.strip():
-            metadata["partial_answer"] = transcript.answer.strip()
-        session.messages.append(Message("assistant", error, kind="error", metadata=metadata))
+    def fail(self, error: str, stop_reason: str) -> ev.ErrorOut:
+        """The answer becomes the error message; it keeps the steps (and any partial text)."""
+        metadata = self.metadata(stop_reason)
+        if self.transcript.answer.strip():
+            metadata["partial_answer"] = self.transcript.answer.strip()
+        self.session.finish_answer(self.answer, error, metadata, kind="error")
         return ev.ErrorOut(error, metadata)
 
 

@@ -257,3 +257,76 @@ def test_the_processor_module_reloads_when_the_file_changes(runner, zoo_roots):
     assert run(runner, session, "callback")[-1].content == "direct text"
     script.write_text(script.read_text().replace('callback("text")', 'callback("changed")'))
     assert run(runner, session, "callback")[-1].content == "direct changed"
+
+
+# -- saved with the discussion (the real SQLite store) ---------------------------------------------
+@pytest.fixture
+def store(tmp_path):
+    from gradio_app.discussions.store import DiscussionStore
+
+    s = DiscussionStore(tmp_path / "discussions.sqlite3")
+    yield s
+    s.close()
+
+
+def stored_session(runner, store, name):
+    session = session_for(runner, name)
+    session.attach(store, "user:tester")
+    return session
+
+
+def reopened(session, store):
+    again = ChatSession(personality_id=session.personality_id)
+    again.attach(store, "user:tester")
+    again.open(session.discussion_id)
+    return again
+
+
+def test_steps_images_and_sources_are_saved_and_shown_again_when_reopened(runner, store):
+    from gradio_app.ui.render import chat_view
+
+    session = stored_session(runner, store, "steps_demo")
+    done = run(runner, session, "everything")[-1]
+    assert isinstance(done, ev.Done)
+    again = reopened(session, store)
+    answer = again.messages[-1]
+    assert answer.content == done.content and not answer.incomplete
+    assert answer.metadata["steps"] == done.metadata["steps"]
+    assert answer.metadata["images"] == done.metadata["images"]
+    assert answer.metadata["sources"] == done.metadata["sources"]
+    # the reopened view is the view the user had at the end of the turn
+    assert chat_view(again) == chat_view(session)
+    titles = [m["metadata"]["title"] for m in chat_view(again) if m.get("metadata")]
+    assert titles[:2] == ["Outer (renamed)", "Inner"] and titles[-1] == "📚 Sources (2)"
+
+
+def test_a_stopped_workflow_is_saved_with_its_stopped_steps(runner, store):
+    session = stored_session(runner, store, "steps_demo")
+    for event in runner.run_turn(session, "long"):
+        if isinstance(event, ev.StepText):
+            session.cancel.set()
+    answer = reopened(session, store).messages[-1]
+    assert answer.metadata["stop_reason"] == "cancelled" and not answer.incomplete
+    assert answer.metadata["steps"][-1]["status"] == "cancelled"
+
+
+def test_a_failed_workflow_is_saved_as_an_error_with_its_steps_and_not_sent_to_the_model(runner, store):
+    session = stored_session(runner, store, "steps_demo")
+    run(runner, session, "raise")
+    again = reopened(session, store)
+    error = again.messages[-1]
+    assert error.kind == "error" and "boom" in error.content
+    assert error.metadata["steps"][0]["title"] == "About to fail"
+    assert "boom" not in run(runner, again, "history")[-1].content
+
+
+def test_regenerate_runs_the_workflow_again_and_continue_says_it_does_not_apply(runner, store):
+    session = stored_session(runner, store, "steps_demo")
+    first = run(runner, session, "callback")[-1]
+    again = list(runner.regenerate(session))[-1]
+    assert isinstance(again, ev.Done) and again.content == first.content == "direct text"
+    assert session.messages[-1].versions == 2
+    before = [(m.id, m.content) for m in reopened(session, store).messages]
+    refused = list(runner.continue_answer(session))[-1]
+    assert isinstance(refused, ev.ErrorOut) and "cannot be continued" in refused.message
+    assert [(m.id, m.content) for m in reopened(session, store).messages] == before  # nothing changed

@@ -98,19 +98,18 @@ def test_a_reopened_discussion_renders_like_the_live_turn():
     assert view[1:] == assistant_messages("Yes.", session.messages[1].metadata)
 
 
-def test_plain_messages_stay_plain():
+def test_plain_messages_stay_plain_and_a_live_scripted_answer_shows_its_steps_while_waiting():
+    steps = fold(ev.StepStart("a", "Think"), ev.StepText("a", "hmm")).metadata()
     session = ChatSession(personality_id="x")
     session.messages = [
         Message("assistant", "Welcome", kind="welcome"),
         Message("assistant", "bad", kind="error"),
-        Message("assistant", "", metadata={"stop_reason": "cancelled"}),
+        Message("assistant", "", metadata=steps, live=True),
     ]
-    assert chat_view(session, pending="typing") == [
-        {"role": "assistant", "content": "Welcome"},
-        {"role": "assistant", "content": "⚠️ bad"},
-        {"role": "assistant", "content": "_(stopped before any text)_"},
-        {"role": "assistant", "content": "typing"},
-    ]
+    view = chat_view(session, "⏳ _Thinking…_")
+    assert view[:2] == [{"role": "assistant", "content": "Welcome"}, {"role": "assistant", "content": "⚠️ bad"}]
+    assert view[2]["metadata"]["title"] == "Think" and view[2]["metadata"]["status"] == "pending"
+    assert view[3] == {"role": "assistant", "content": "⏳ _Thinking…_"}
 
 
 def test_waiting_shows_the_queue_position_until_text_comes():
