@@ -12,6 +12,7 @@ import datetime as _dt
 import json
 import os
 import shlex
+import signal
 import socket
 import statistics
 import subprocess
@@ -28,6 +29,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+# A bench stopped by run_all's timeout (SIGTERM) still runs its `finally` blocks: the app it
+# launched is stopped too.
+signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(143))
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 FIXTURE_ZOO = ROOT.parent / "shared" / "fixtures" / "pyaipersonality_zoo"

@@ -10,6 +10,8 @@ a `run_all` row with the totals. Sized to finish in under 10 minutes on the 2-co
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -64,23 +66,33 @@ def run(bench: Bench, passthrough: list[str]) -> Outcome:
     cmd = [sys.executable, str(bench.path), *bench.args, *(passthrough if bench.common_args else [])]
     print(f"\n### {bench.name}: {' '.join(cmd[1:])}", flush=True)
     start = time.perf_counter()
+    # Its own process group: on a timeout the bench and the app it launched go down together.
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=common.ROOT, start_new_session=True
+    )
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=bench.timeout_s, cwd=common.ROOT)
-    except subprocess.TimeoutExpired as e:
-        out = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
-        return Outcome(bench, "timeout", time.perf_counter() - start, tail=out[-1500:])
+        stdout, stderr = proc.communicate(timeout=bench.timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            stdout, stderr = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            stdout, stderr = proc.communicate()
+        print(stdout, stderr[-1500:], flush=True)
+        return Outcome(bench, "timeout", time.perf_counter() - start, tail=(stdout or "")[-1500:])
     seconds = time.perf_counter() - start
     payload = None
-    for line in proc.stdout.splitlines():
+    for line in stdout.splitlines():
         if line.startswith(common.JSON_MARK):
             try:
                 payload = json.loads(line[len(common.JSON_MARK) :])
             except json.JSONDecodeError:
                 payload = None
-    shown = "\n".join(line for line in proc.stdout.splitlines() if not line.startswith(common.JSON_MARK))
+    shown = "\n".join(line for line in stdout.splitlines() if not line.startswith(common.JSON_MARK))
     print(shown, flush=True)
     if proc.returncode != 0:
-        tail = (proc.stdout[-800:] + "\n" + proc.stderr[-1500:]).strip()
+        tail = (stdout[-800:] + "\n" + stderr[-1500:]).strip()
         print(tail, flush=True)
         return Outcome(bench, "failed", seconds, payload, tail)
     checks = payload["checks"] if payload else []
