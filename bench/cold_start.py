@@ -61,7 +61,10 @@ def main() -> None:
     samples = common.interleave(args.reps, {"app": lambda _r: time_app(args.threads), "hello": lambda _r: time_hello()})
     app_s, hello_s = common.median(samples["app"]), common.median(samples["hello"])
     r = common.ratio(app_s, hello_s)
-    print(f"app {app_s:.2f} s, hello {hello_s:.2f} s, ratio {r:.2f}  (samples app {samples['app']}, hello {samples['hello']})")
+    print(
+        f"app {app_s:.2f} s, hello {hello_s:.2f} s, ratio {r:.2f}  "
+        f"(samples app {samples['app']}, hello {samples['hello']})"
+    )
     result.check("app / hello Blocks: start to first HTTP 200", r, "<=", TARGET)
     result.figures = {"app_s": app_s, "hello_s": hello_s, "samples": samples}
     result.notes.extend(args.note)

@@ -8,6 +8,7 @@ on sys.path for them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -173,10 +174,8 @@ class BenchResult:
 
 def command_line() -> str:
     args = [Path(sys.argv[0]).as_posix()]
-    try:
+    with contextlib.suppress(ValueError):
         args[0] = Path(sys.argv[0]).resolve().relative_to(ROOT).as_posix()
-    except ValueError:
-        pass
     return "python " + " ".join(shlex.quote(a) for a in [args[0], *sys.argv[1:]])
 
 

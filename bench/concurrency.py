@@ -41,34 +41,55 @@ def question(user: int) -> str:
 
 
 def run_burst(clients: list, offset: int) -> list[UserRun]:
-    """All users submit (staggered), then wait for every answer."""
-    runs: list[UserRun] = []
-    jobs = []
-    for i, client in enumerate(clients):
+    """All users submit (staggered) while a monitor thread watches every job's outputs."""
+    for client in clients:
         client.predict(api_name="/new_discussion")
-    for i, client in enumerate(clients):
-        runs.append(UserRun(i, time.perf_counter()))
-        jobs.append(client.submit(question(offset + i), api_name="/send"))
-        time.sleep(STAGGER_S)
-    pending = set(range(len(jobs)))
-    while pending:
-        for i in list(pending):
-            job, run = jobs[i], runs[i]
-            outputs = job.outputs()
-            if not run.first_text and outputs:
-                messages = common.chat_texts(outputs[-1][0])
-                if len(messages) >= 3 and messages[-1][0] == "assistant" and messages[-1][1] and "⏳" not in messages[-1][1]:
+    runs: list[UserRun] = []
+    jobs: list = []
+    lock = threading.Lock()
+    submitting = True
+
+    def monitor() -> None:
+        pending: set[int] = set()
+        while True:
+            with lock:
+                pending |= set(range(len(jobs))) - {r.user for r in runs if r.done}
+                active = [(i, jobs[i], runs[i]) for i in sorted(pending)]
+                more = submitting
+            for i, job, run in active:
+                outputs = job.outputs()
+                if not run.first_text and outputs and answer_started(outputs[-1][0]):
                     run.first_text = time.perf_counter()
-            if job.done():
-                run.done = time.perf_counter()
-                run.first_text = run.first_text or run.done
-                try:
-                    run.answer = common.chat_texts(job.result()[0])[-1][1]
-                except Exception as e:  # the bench reports a failed user, it does not crash
-                    run.error = str(e)
-                pending.discard(i)
-        time.sleep(0.01)
+                if job.done():
+                    run.done = time.perf_counter()
+                    run.first_text = run.first_text or run.done
+                    try:
+                        run.answer = common.chat_texts(job.result()[0])[-1][1]
+                    except Exception as e:  # the bench reports a failed user, it does not crash
+                        run.error = str(e)
+                    pending.discard(i)
+            if not pending and not more:
+                return
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=monitor, daemon=True)
+    watcher.start()
+    for i, client in enumerate(clients):
+        with lock:
+            runs.append(UserRun(i, time.perf_counter()))
+            jobs.append(client.submit(question(offset + i), api_name="/send"))
+        time.sleep(STAGGER_S)
+    with lock:
+        submitting = False
+    watcher.join()
     return runs
+
+
+def answer_started(chat: list) -> bool:
+    messages = common.chat_texts(chat)
+    if len(messages) < 3 or messages[-1][0] != "assistant":
+        return False
+    return bool(messages[-1][1]) and "⏳" not in messages[-1][1]
 
 
 def main() -> None:
@@ -111,6 +132,11 @@ def main() -> None:
         aggregate_rates.append(sum(tokens(r) for r in runs) / wall if wall > 0 else float("nan"))
         served = sorted(runs, key=lambda r: r.first_text or float("inf"))
         in_order.append([r.user for r in served] == list(range(len(runs))))
+        t0 = min(r.submitted for r in runs)
+        print(
+            "burst: user submitted/first text/done (s): "
+            + "  ".join(f"{r.user}:{r.submitted - t0:.2f}/{r.first_text - t0:.2f}/{r.done - t0:.2f}" for r in runs)
+        )
         complete.append(sum(bool(r.answer) and not r.error for r in runs))
     aggregate = common.median(aggregate_rates)
     r = common.ratio(aggregate, single_rate)

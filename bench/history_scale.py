@@ -101,8 +101,10 @@ def main() -> None:
     core_share = update_s * 20
     print(f"open {args.messages} messages: {open_s * 1000:.1f} ms")
     print(f"one stream update: {update_s * 1000:.2f} ms  ({core_share:.0%} of a core at 20 updates/s)")
-    print(f"next prompt: {prompt_s * 1000:.1f} ms ({built.kept_messages} messages kept, "
-          f"{built.dropped_messages} dropped, {built.n_tokens} tokens)")
+    print(
+        f"next prompt: {prompt_s * 1000:.1f} ms ({built.kept_messages} messages kept, "
+        f"{built.dropped_messages} dropped, {built.n_tokens} tokens)"
+    )
     result.check(f"open a {args.messages}-message discussion (chatbot value)", open_s, "<=", TARGET_OPEN_S, unit=" s")
     result.check("one stream update in it", update_s * 1000, "<=", TARGET_UPDATE_S * 1000, unit=" ms")
     result.check(f"next prompt over {args.messages} messages", prompt_s, "<=", TARGET_PROMPT_S, unit=" s")

@@ -15,6 +15,7 @@ own conditioning, so no repetition starts with the previous one's prefix in the 
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 import time
 from dataclasses import dataclass
@@ -92,7 +93,7 @@ def reuse_ok(turns: list[Turn]) -> bool | None:
     """Every turn after the first found at least the previous turn's prompt in the cache."""
     if any(t.cached_tokens is None for t in turns):
         return None
-    return all(cur.cached_tokens >= prev.prompt_tokens for prev, cur in zip(turns, turns[1:], strict=False))
+    return all(cur.cached_tokens >= prev.prompt_tokens for prev, cur in itertools.pairwise(turns))
 
 
 def main() -> None:
@@ -166,12 +167,17 @@ def main() -> None:
     def show(d: dict[int, float]) -> str:
         return ", ".join(f"t{k} {v * 1000:.0f}" for k, v in d.items())
 
-    print(f"alone       TTFT ms: {show(alone_ttft)}  (turn {last}/turn 1 = {growth:.2f}; {history_tokens:.0f} prompt tokens)")
+    print(
+        f"alone       TTFT ms: {show(alone_ttft)}  (turn {last}/turn 1 = {growth:.2f}; "
+        f"{history_tokens:.0f} prompt tokens)"
+    )
     print(f"interleaved A TTFT ms: {show(a_ttft)}  (turn {last_half}/turn 1 = {growth_a:.2f})")
     print(f"interleaved B TTFT ms: {show(b_ttft)}  (turn {last_half}/turn 1 = {growth_b:.2f})")
     if reevaluated:
-        print(f"interleaved: prompt tokens re-evaluated per turn after the first: median "
-              f"{common.median(reevaluated):.0f}, max {max(reevaluated)}")
+        print(
+            f"interleaved: prompt tokens re-evaluated per turn after the first: median "
+            f"{common.median(reevaluated):.0f}, max {max(reevaluated)}"
+        )
     result.check(f"alone: TTFT turn {last} / turn 1", growth, "<=", TARGET_GROWTH)
     result.check(f"interleaved A: TTFT turn {last_half} / turn 1", growth_a, "<=", TARGET_GROWTH)
     result.check(f"interleaved B: TTFT turn {last_half} / turn 1", growth_b, "<=", TARGET_GROWTH)

@@ -70,8 +70,10 @@ def main() -> None:
         f"fixture zoo: {n_fixture} personalities ({errors_fixture} broken, listed with their errors) in "
         f"{fixture_s * 1000:.0f} ms ({per_fixture * 1e6:.0f} µs each)"
     )
-    print(f"generated zoo: {n_large} personalities ({errors_large} broken) in {large_s * 1000:.0f} ms "
-          f"({per_large * 1e6:.0f} µs each, x{growth:.2f} per personality)")
+    print(
+        f"generated zoo: {n_large} personalities ({errors_large} broken) in {large_s * 1000:.0f} ms "
+        f"({per_large * 1e6:.0f} µs each, x{growth:.2f} per personality)"
+    )
     result.check(f"scan of the {n_fixture}-personality fixture zoo", fixture_s, "<=", TARGET_FIXTURE_S, unit=" s")
     result.check(f"scan of {n_large} generated personalities", large_s, "<=", TARGET_LARGE_S, unit=" s")
     result.check("time per personality, large / fixture", growth, "<=", TARGET_PER_ITEM_GROWTH)

@@ -50,7 +50,12 @@ class WorkflowRunner:
                 personality.config, history, text, params.n_predict, session.started_at
             )
             stream = self.service.stream(
-                built.text, params, built.stops, cancel=session.cancel, max_tokens=built.max_new_tokens
+                built.text,
+                params,
+                built.stops,
+                cancel=session.cancel,
+                max_tokens=built.max_new_tokens,
+                cache_key=session.discussion_id,  # its history stays evaluated while others talk
             )
             pieces = iter(stream)
             try:
