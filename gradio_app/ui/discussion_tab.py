@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -12,10 +11,12 @@ import gradio as gr
 from gradio_app.context import AppContext
 from gradio_app.personalities.schema import PersonalityError
 from gradio_app.session import ChatSession
+from gradio_app.ui.pacing import UpdatePacer
 from gradio_app.ui.render import chat_view, header_view
 from gradio_app.workflows.events import Done, ErrorOut, TextChunk, Waiting
 
-# At most this many UI updates per second while streaming: a fast model must not flood the browser.
+# At most this many UI updates per second while streaming: a fast model must not flood the browser
+# (and fewer in a long chat, where each update costs the server more: see UpdatePacer).
 UPDATES_PER_SECOND = 20
 CHAT_CONCURRENCY = 16
 
@@ -39,8 +40,9 @@ def current_header(ctx: AppContext, session: ChatSession) -> str:
 
 
 def stream_turn(ctx: AppContext, session: ChatSession, text: str) -> Iterator[list[dict[str, Any]]]:
-    """Chatbot values for one turn, throttled to UPDATES_PER_SECOND (the last one always sent)."""
-    answer, last_sent = "", 0.0
+    """Chatbot values for one turn, at most UPDATES_PER_SECOND and fewer when updates are costly
+    (a long chat: see UpdatePacer); the last one is always sent."""
+    answer, pacer = "", UpdatePacer(max_per_second=UPDATES_PER_SECOND)
     yield chat_view(session, pending="")
     for event in ctx.runner.run_turn(session, text):
         if isinstance(event, TextChunk):
@@ -52,10 +54,9 @@ def stream_turn(ctx: AppContext, session: ChatSession, text: str) -> Iterator[li
             break
         else:
             continue
-        now = time.monotonic()
-        if now - last_sent >= 1 / UPDATES_PER_SECOND:
-            last_sent = now
-            yield chat_view(session, pending=pending)
+        if pacer.due():
+            with pacer.sending():
+                yield chat_view(session, pending=pending)
     yield chat_view(session)
 
 

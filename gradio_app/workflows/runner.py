@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Iterator
 
+from gradio_app.generation.ahead import run_ahead
 from gradio_app.generation.bindings.base import GenerationError
 from gradio_app.generation.params import GenerationParams, merge
 from gradio_app.generation.service import GenerationResult, GenerationService
@@ -57,7 +58,8 @@ class WorkflowRunner:
                 max_tokens=built.max_new_tokens,
                 cache_key=session.discussion_id,  # its history stays evaluated while others talk
             )
-            pieces = iter(stream)
+            # Generated in a worker thread: the model keeps going while the UI renders an update.
+            pieces = run_ahead(iter(stream))
             try:
                 for piece in pieces:
                     yield TextChunk(piece) if piece else Waiting(stream.queue_position)
