@@ -268,7 +268,9 @@ class LlamaCppBinding:
         llm = self._llm
         saved = self.states.pop(key) if key is not None else None
         if self._live_key is not None and llm.n_tokens > 0 and self.states.max_bytes > 0:
-            self.states.put(self._live_key, self._save_state())
+            state = self._save_state()
+            if state.size > 0:  # llama.cpp copied nothing: keep nothing rather than an empty cache
+                self.states.put(self._live_key, state)
         if saved is not None and _common_prefix(saved.tokens, tokens) > _common_prefix(llm._input_ids, tokens):
             self._load_state(saved)
         self._live_key = key
@@ -281,8 +283,8 @@ class LlamaCppBinding:
         ctx = llm._ctx.ctx
         size = lib.llama_state_seq_get_size(ctx, 0)
         data = (ctypes.c_uint8 * size)()
-        written = lib.llama_state_seq_get_data(ctx, data, size, 0)
-        return SavedState(np.array(llm._input_ids, dtype=np.intc), data, int(written))
+        written = int(lib.llama_state_seq_get_data(ctx, data, size, 0))
+        return SavedState(np.array(llm._input_ids, dtype=np.intc), data, written if 0 < written <= size else 0)
 
     def _load_state(self, state: SavedState) -> None:
         """Put a saved state back; if llama.cpp refuses it, start from an empty cache instead."""
