@@ -2,8 +2,9 @@
 
 The app is `python app.py` in its own process (greedy bench personality, the embedded model); the
 consumer submits /send and timestamps every streamed update. The bare engine is llama-cpp-python's
-`create_completion(stream=True)` in this process, on the same prompt text (built by the app's own
-PromptBuilder from the same personality), interleaved with the app runs. Both sides count tokens
+`create_completion(stream=True)` in a process of its own (bench/bare_worker.py), on the same
+prompt text (built by the app's own PromptBuilder from the same personality), interleaved with
+the app runs. Both sides count tokens
 the same way: the final answer re-tokenized.
 
 Figures: tokens/s from first visible text to the end, time to first token (submit -> first text),
@@ -15,6 +16,9 @@ Target: app tokens/s >= 0.90 x bare.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -53,28 +57,40 @@ def app_sample(client, question: str) -> Sample:
     return Sample(first - start, end - first, final or last_text, updates)
 
 
-def bare_sample(llm, prompt: str, stops: list[str], n_predict: int) -> Sample:
-    start = time.perf_counter()
-    first, pieces = 0.0, []
-    for chunk in llm.create_completion(
-        prompt,
-        max_tokens=n_predict,
-        stream=True,
-        temperature=0.0,
-        top_k=40,
-        top_p=0.95,
-        min_p=0.0,
-        repeat_penalty=1.0,
-        seed=1,
-        stop=stops,
-    ):
-        text = chunk["choices"][0]["text"]
-        if text:
-            if not first:
-                first = time.perf_counter()
-            pieces.append(text)
-    end = time.perf_counter()
-    return Sample(first - start, end - first, "".join(pieces).strip())
+class BareWorker:
+    """bench/bare_worker.py: the bare engine in its own process (see there why)."""
+
+    def __init__(self, n_ctx: int, threads: int | None) -> None:
+        script = common.ROOT / "bench" / "bare_worker.py"
+        self.proc = subprocess.Popen(
+            [sys.executable, str(script), str(n_ctx), str(threads or 0)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        json.loads(self._line())  # {"ready": true}
+
+    def _line(self) -> str:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the bare engine worker exited")
+        return line
+
+    def sample(self, prompt: str, stops: list[str], max_tokens: int) -> Sample:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"prompt": prompt, "stops": stops, "max_tokens": max_tokens}) + "\n")
+        self.proc.stdin.flush()
+        answer = json.loads(self._line())
+        return Sample(answer["ttft_s"], answer["gen_s"], answer["text"].strip())
+
+    def stop(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
 
 
 def main() -> None:
@@ -90,7 +106,10 @@ def main() -> None:
     machine = common.Machine.now()
     result = common.BenchResult("e2e_streaming")
 
-    llm = common.bare_llama(4096, args.threads)
+    from llama_cpp import Llama
+
+    llm = Llama(str(common.model_path()), n_ctx=4096, vocab_only=True, verbose=False)  # prompt and counts only
+    bare = BareWorker(4096, args.threads)
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
         app = common.LaunchedApp(Path(tmp), threads=args.threads, n_predict=args.n_predict)
         try:
@@ -104,18 +123,19 @@ def main() -> None:
             adds_bos = llm.tokenize(b"a", add_bos=True)[:1] == [llm.token_bos()]
             builder = PromptBuilder(
                 lambda text: len(llm.tokenize(text.encode(), special=True)),
-                ModelPromptInfo(llm.n_ctx(), template, bos, eos, adds_bos),
+                ModelPromptInfo(4096, template, bos, eos, adds_bos),
             )
             built = builder.build(personality.config, [], QUESTION, args.n_predict)
             samples = common.interleave(
                 args.reps,
                 {
                     "app": lambda _rep: app_sample(client, QUESTION),
-                    "bare": lambda _rep: bare_sample(llm, built.text, built.stops, built.max_new_tokens),
+                    "bare": lambda _rep: bare.sample(built.text, built.stops, built.max_new_tokens),
                 },
             )
         finally:
             app.stop()
+            bare.stop()
 
     def n_tokens(text: str) -> int:
         return len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
