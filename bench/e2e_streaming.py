@@ -47,7 +47,7 @@ def app_sample(client, question: str) -> Sample:
         messages = common.chat_texts(chat)
         if not messages or messages[-1][0] != "assistant" or len(messages) < 3:
             continue
-        if messages[-1][1]:
+        if messages[-1][1] and "⏳" not in messages[-1][1]:  # not the "waiting/thinking" placeholder
             if not first:
                 first = time.perf_counter()
             updates += 1

@@ -12,6 +12,7 @@ RESULTS.md row (profiles explain figures, they are not figures).
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 
 import common
@@ -40,23 +41,33 @@ def main() -> None:
         args.html.mkdir(parents=True, exist_ok=True)
         (args.html / "generation.html").write_text(profiler.output_html(), encoding="utf-8")
 
+    import discussion_scale
     import gradio as gr
-    import history_scale
     from gradio import utils as gr_utils
 
+    from gradio_app.discussions.store import DiscussionStore
+    from gradio_app.session import ChatSession
     from gradio_app.ui.render import chat_view
 
-    with tempfile.TemporaryDirectory():
-        session = history_scale.long_session(common.BENCH_PERSONALITY, 1000)
+    tmp = tempfile.TemporaryDirectory(prefix="bench-profile-")
+    store = DiscussionStore(Path(tmp.name) / "discussions.sqlite3")
+    long_id = discussion_scale.build_discussion(store, 1000, "long", time.time())
+    session = ChatSession(personality_id="english/generic/lollms")
+    session.attach(store, discussion_scale.OWNER)
+    session.open(long_id)
+    live = session.start_answer(session.add_user_message("One more?"), "LoLLMs")
     chatbot = gr.Chatbot()
-    previous = chatbot.postprocess(chat_view(session, pending="x")).model_dump()
+    previous = chatbot.postprocess(chat_view(session)).model_dump()
     profiler = Profiler(interval=0.0002)
     profiler.start()
-    for i in range(20):
-        value = chatbot.postprocess(chat_view(session, pending="x" * (i + 2))).model_dump()
+    for _ in range(20):
+        live.content += "more words "
+        value = chatbot.postprocess(chat_view(session)).model_dump()
         gr_utils.diff(previous, value)
         previous = value
     profiler.stop()
+    store.close()
+    tmp.cleanup()
     print("== 20 stream updates of a 1,000-message discussion")
     print(profiler.output_text(unicode=True, color=False, show_all=False))
     if args.html:
