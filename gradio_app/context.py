@@ -10,6 +10,7 @@ from gradio_app.config import BUILTIN_ZOO, AppSettings, DataPaths
 from gradio_app.generation.bindings.base import LoadOptions, ModelLoadError
 from gradio_app.generation.default_model import DefaultModelMissing, default_model_path
 from gradio_app.generation.service import GenerationService
+from gradio_app.personalities.install import Installer
 from gradio_app.personalities.schema import PersonalityError
 from gradio_app.personalities.zoo import Zoo
 from gradio_app.session import ChatSession
@@ -26,6 +27,7 @@ class AppContext:
     zoo: Zoo
     runner: WorkflowRunner
     notices: list[str] = field(default_factory=list)  # start-up problems to show the user
+    installer: Installer = field(default_factory=Installer)  # personality installs, one at a time
 
     @classmethod
     def create(

@@ -155,6 +155,12 @@ class Zoo:
         hits.sort(key=lambda h: (h[0], h[1], h[2].id))
         return [h[2] for h in hits]
 
+    def ids_outside(self, root: Path) -> set[str]:
+        """Ids that another root provides: a personality added to `root` under one of them would
+        be hidden (the first root wins), so importers refuse them."""
+        root = Path(root).resolve()
+        return {pid for pid, e in self.entries.items() if e.root.resolve() != root}
+
     def entry(self, personality_id: str) -> ZooEntry | None:
         return self.entries.get(personality_id)
 

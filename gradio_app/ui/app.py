@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import gradio as gr
@@ -26,9 +27,8 @@ def build_app(ctx: AppContext) -> gr.Blocks:
                 sett = settings_tab.build(ctx, state)
             with gr.Tab("Personalities Zoo", id="zoo"):
                 zoo = zoo_tab.build(ctx, state)
-                zoo_status = gr.Markdown()
 
-        zoo_outputs = [zoo.language, zoo.category, zoo.personality, zoo.logo, zoo.card]
+        zoo_outputs = zoo.browse_outputs
 
         def on_load(session: ChatSession) -> list[Any]:
             return [
@@ -38,12 +38,27 @@ def build_app(ctx: AppContext) -> gr.Blocks:
                 *zoo_tab.zoo_position(ctx, session),
             ]
 
-        def on_select(personality_id: str | None, session: ChatSession) -> list[Any]:
-            status = zoo_tab.select_personality(ctx, session, personality_id)
-            return [*on_load(session), status, gr.Tabs(selected="discussion")]
+        def on_select(personality_id: str | None, session: ChatSession) -> Iterator[list[Any]]:
+            # Apply: installs first when needed (status and log stream), then opens the discussion.
+            status = ""
+            for status, log in zoo_tab.apply_steps(ctx, session, personality_id):
+                waiting: list[Any] = [gr.skip()] * len(page)
+                waiting[page.index(zoo.install_log)] = log
+                yield [*waiting, status, gr.skip()]
+            yield [*on_load(session), status, gr.Tabs(selected="discussion")]
+
+        def on_page_load(session: ChatSession) -> list[Any]:
+            ctx.zoo.rescan()  # cheap (unchanged personalities are reused): shows add_personality's work
+            return on_load(session)
 
         mcp_tools.register_tools(ctx)
         page = [disc.chatbot, disc.header, *sett.outputs, *zoo_outputs]
-        demo.load(on_load, state, page, api_visibility="private")
-        zoo.select.click(on_select, [zoo.personality, state], [*page, zoo_status, tabs], api_name="select_personality")
+        demo.load(on_page_load, state, page, api_visibility="private")
+        zoo.apply.click(
+            on_select,
+            [zoo.personality, state],
+            [*page, zoo.status, tabs],
+            api_name="select_personality",
+            concurrency_limit=zoo_tab.ACTION_CONCURRENCY,  # an install can take minutes: do not block others
+        )
     return demo
