@@ -126,7 +126,7 @@ def _personality(ctx: AppContext, personality_id: str | None) -> Personality:
 
 def install_stream(ctx: AppContext, personality: Personality) -> Iterator[tuple[str, str]]:
     """(status, log) while installing; gr.Error at the end when it failed or may not run."""
-    log = ""
+    log, status = "", f"⏳ Installing **{personality.name}**…"
     try:
         for event in ctx.installer.install(personality):
             if isinstance(event, StepStarted):
