@@ -369,7 +369,8 @@ def build(ctx: AppContext, state: gr.State) -> ZooTab:
     language.input(on_language, [language, state], [category, personality, *card_out], api_name="zoo_language")
     category.input(on_category, [language, category, state], [personality, *card_out], api_name="zoo_category")
     personality.input(on_personality, [personality, state], card_out, api_name="zoo_card")
-    search.input(
+    # .change, not .input: pasted or auto-filled text searches too (nothing else sets this box).
+    search.change(
         on_search, [search, language, category, state], [search_info, personality, *card_out],
         api_name="zoo_search", trigger_mode="always_last",
     )  # fmt: skip
