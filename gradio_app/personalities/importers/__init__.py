@@ -134,7 +134,8 @@ def _import_card(
     config = cards.card_to_config(card, language, category)
     notes = []
     if card.data.get("character_book"):
-        notes.append("Its lorebook is kept; entries marked constant are part of the conditioning.")
+        always = len(cards.constant_lore(card))
+        notes.append(f"Its lorebook is kept with the card; {always} always-on entries are in the conditioning.")
     return _publish(config, staging.slug(card.name, "character"), kind, logo, user_zoo, options, reserved_ids, notes)
 
 

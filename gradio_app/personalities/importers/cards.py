@@ -190,7 +190,7 @@ def compose_conditioning(card: Card, user: str = DEFAULT_USER) -> str:
         parts.append(f"{{{{char}}}}'s personality: {card.field('personality').strip()}")
     if card.field("scenario").strip():
         parts.append(f"Scenario: {card.field('scenario').strip()}")
-    lore = _constant_lore(card)
+    lore = constant_lore(card)
     if lore:
         parts.append("Facts:\n" + "\n".join(lore))
     examples = _examples(card.field("mes_example"))
@@ -206,7 +206,7 @@ def _display_name(card: Card) -> str:
     return nickname.strip() if isinstance(nickname, str) and nickname.strip() else card.name
 
 
-def _constant_lore(card: Card) -> list[str]:
+def constant_lore(card: Card) -> list[str]:
     """Lorebook entries marked constant are always in the prompt; keyword-triggered ones need a
     lorebook engine and stay in the stored card."""
     book = card.data.get("character_book")
