@@ -32,6 +32,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="require this bearer key on the OpenAI-compatible /v1 API (repeatable)",
     )
     parser.add_argument("--mcp", action="store_true", help="also serve MCP tools at /gradio_api/mcp/")
+    parser.add_argument(
+        "--allow-trust",
+        action="store_true",
+        help="let visitors trust imported personalities (their scripts run on this machine) even when "
+        "the app is shared, hosted or listens beyond localhost",
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser.parse_args(argv)
 
@@ -46,6 +52,8 @@ def main(argv: list[str] | None = None) -> None:
     if where.on_space and not where.persistent:
         logging.warning("Running on a Space without persistent storage: discussions are lost at restart.")
     ctx = AppContext.create(args.data_dir, model_path=args.model)
+    local_only = args.host in ("127.0.0.1", "localhost", "::1") and not args.share and not where.on_space
+    ctx.allow_trust = args.allow_trust or local_only
     for notice in ctx.notices:
         logging.warning(notice)
     demo = build_app(ctx)

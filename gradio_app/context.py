@@ -28,6 +28,9 @@ class AppContext:
     runner: WorkflowRunner
     notices: list[str] = field(default_factory=list)  # start-up problems to show the user
     installer: Installer = field(default_factory=Installer)  # personality installs, one at a time
+    # May visitors trust personalities from elsewhere (which lets their scripts run here)? Only
+    # when the app is reachable by its owner alone, unless started with --allow-trust.
+    allow_trust: bool = True
 
     @classmethod
     def create(

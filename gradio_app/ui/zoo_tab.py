@@ -31,6 +31,10 @@ from gradio_app.session import ChatSession
 from gradio_app.ui import zoo_view
 
 EXPORT_MAX_AGE_S = 3600
+TRUST_DISABLED = (
+    "Trusting personalities is turned off: this app is shared or hosted, and trusting lets a "
+    "personality's scripts run on the host. Its owner can start it with --allow-trust."
+)
 # Installs are serialized by the Installer (with a "waiting" line); other users keep browsing.
 ACTION_CONCURRENCY = 8
 
@@ -86,10 +90,13 @@ def card_values(ctx: AppContext, session: ChatSession | None, personality_id: st
     facts = facts_of(entry)
     active = session is not None and session.personality_id == entry.id
     log = last_log(entry.personality) if entry.personality else ""
+    card = zoo_view.card_markdown(facts, active)
+    if facts.can_trust and not ctx.allow_trust:
+        card += f"\n- {TRUST_DISABLED}"
     return [
         load_logo(ctx, entry.id),
-        zoo_view.card_markdown(facts, active),
-        gr.update(visible=facts.can_trust),
+        card,
+        gr.update(visible=facts.can_trust and ctx.allow_trust),
         gr.update(visible=facts.can_revoke_trust),
         gr.update(visible=facts.can_install, value="Reinstall" if facts.install == "installed" else "Install"),
         gr.update(visible=facts.can_uninstall),
@@ -315,6 +322,8 @@ def build(ctx: AppContext, state: gr.State) -> ZooTab:
         return refreshed(pid, session, f"Rescanned: {len(zoo.entries)} personalities, {len(zoo.errors())} broken.")
 
     def on_trust(pid: str | None, session: ChatSession) -> list[Any]:
+        if not ctx.allow_trust:
+            raise gr.Error(TRUST_DISABLED)
         personality = _personality(ctx, pid)
         personality.trust()
         return [f"**{personality.name}** is trusted: its scripts may run.", *card_values(ctx, session, pid)]

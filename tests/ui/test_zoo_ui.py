@@ -193,3 +193,18 @@ def test_a_malformed_upload_is_refused_and_a_zip_export_imports_back(c, app, tmp
     assert "as `english/imported/pirate`" in status
     copied = app.data_dir / "personalities" / "english" / "imported" / "pirate" / "config.yaml"
     assert "Captain Saltbeard" in copied.read_text()
+
+
+def test_a_hosted_app_refuses_to_trust_unless_its_owner_allows_it(tmp_path):
+    write(tmp_path / "personalities" / "english" / "tools" / "installer", {"name": "Installer"},
+          {"scripts/install.py": FIXED})  # fmt: skip
+    hosted = LaunchedApp(tmp_path, "--host", "0.0.0.0")  # reachable from the network
+    try:
+        client = Client(hosted.url, verbose=False)
+        _, card, _ = client.predict("english/tools/installer", api_name="/zoo_card")
+        assert "Trusting personalities is turned off" in card and "--allow-trust" in card
+        with pytest.raises(AppError, match="turned off"):
+            client.predict("english/tools/installer", api_name="/trust_personality")
+        assert not (tmp_path / "personalities/english/tools/installer/.trusted").exists()
+    finally:
+        hosted.stop()
