@@ -69,7 +69,7 @@ def test_every_builtin_personality_answers_with_the_real_model(zoo, service):
         personality = entry.personality
         session = ChatSession(personality_id=entry.id, override=True)
         # the personality's own sampling, with a short answer and a fixed seed
-        session.user_params = replace(personality.config.generation_params(runner.defaults), n_predict=24, seed=7)
+        session.user_params = replace(personality.config.generation_params(runner.defaults), n_predict=8, seed=7)
         session.new_discussion(personality)
         question = QUESTIONS.get(entry.category, "Hello! What can you do for me?")
         done = list(runner.run_turn(session, question))[-1]
