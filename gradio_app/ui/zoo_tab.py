@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,14 +152,22 @@ def install_stream(ctx: AppContext, personality: Personality) -> Iterator[tuple[
         raise gr.Error(str(e)) from e
 
 
-def apply_steps(ctx: AppContext, session: ChatSession, personality_id: str | None) -> Iterator[tuple[str, str]]:
+def apply_steps(
+    ctx: AppContext,
+    session: ChatSession,
+    personality_id: str | None,
+    before_switch: Callable[[], object] | None = None,
+) -> Iterator[tuple[str, str]]:
     """Switch the session to the personality (a new discussion with its welcome message),
-    installing it first when it needs it. Yields (status, install log) along the way."""
+    installing it first when it needs it. Yields (status, install log) along the way.
+    `before_switch` runs just before the switch (the UI stops the old discussion's answer)."""
     personality = _personality(ctx, personality_id)
     log = ""
     if personality.needs_install:
         for status, log in install_stream(ctx, personality):
             yield status, log
+    if before_switch is not None:
+        before_switch()
     session.new_discussion(personality)
     yield f"Now talking with **{personality.name}**.", log
 
