@@ -52,6 +52,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--mcp", action="store_true", help="also serve MCP tools at /gradio_api/mcp/")
     parser.add_argument(
+        "--allow-trust",
+        action="store_true",
+        help="let visitors trust imported personalities (their scripts run on this machine) even when "
+        "the app is shared, hosted or listens beyond localhost",
+    )
+    parser.add_argument(
         "--concurrency",
         type=int,
         default=int(os.environ.get("PWEBUI_CONCURRENCY", "16")),
@@ -90,6 +96,8 @@ def main(argv: list[str] | None = None) -> None:
         logging.warning(warning)
     ownership = Ownership("single" if args.single_user else "users" if users else "browsers")
     ctx = AppContext.create(args.data_dir, model_path=args.model, ownership=ownership)
+    local_only = args.host in ("127.0.0.1", "localhost", "::1") and not args.share and not where.on_space
+    ctx.allow_trust = args.allow_trust or local_only
     for notice in ctx.notices:
         logging.warning(notice)
     demo = build_app(ctx, chat_concurrency=max(1, args.concurrency))

@@ -14,6 +14,7 @@ from gradio_app.discussions.store import DiscussionStore
 from gradio_app.generation.bindings.base import LoadOptions, ModelLoadError
 from gradio_app.generation.default_model import DefaultModelMissing, default_model_path
 from gradio_app.generation.service import GenerationService
+from gradio_app.personalities.install import Installer
 from gradio_app.personalities.schema import PersonalityError
 from gradio_app.personalities.zoo import Zoo
 from gradio_app.session import ChatSession
@@ -32,6 +33,10 @@ class AppContext:
     notices: list[str] = field(default_factory=list)  # start-up problems to show the user
     store: DiscussionStore | None = None  # None only when the database cannot be opened
     ownership: Ownership = field(default_factory=Ownership)
+    installer: Installer = field(default_factory=Installer)  # personality installs, one at a time
+    # May visitors trust personalities from elsewhere (which lets their scripts run here)? Only
+    # when the app is reachable by its owner alone, unless started with --allow-trust.
+    allow_trust: bool = True
 
     @classmethod
     def create(

@@ -1,7 +1,8 @@
 """Draw a personality logo with Pillow: a gradient disc with the personality's initials.
 
 Built-in personalities get their logos from here (no downloaded art); colours derive from the
-name so each logo is stable and distinct. `python -m gradio_app.personalities.logo ROOT` draws a
+name so each logo is stable and distinct, and a personality may choose its symbol with
+`logo_label` in config.yaml (default: its initials). `python -m gradio_app.personalities.logo ROOT` draws a
 logo for every personality under ROOT that has none (or all of them with --force).
 """
 
@@ -72,9 +73,16 @@ def draw_logo(name: str, label: str | None = None, size: int = SIZE) -> Image.Im
     ring = size // 32
     draw.ellipse((ring * 2, ring * 2, size - ring * 2, size - ring * 2), outline=(255, 255, 255, 90), width=ring)
     text = label or initials(name)
-    font = _font(int(size * (0.42 if len(text) <= 2 else 0.3)))
+    symbol = len(text) == 1 and not text.isalnum()  # a glyph such as ✎ or ♫ reads smaller than letters
+    font = _font(int(size * (0.56 if symbol else 0.42 if len(text) <= 2 else 0.3)))
     draw.text((size / 2, size / 2 + size * 0.02), text, font=font, fill=(255, 255, 255, 240), anchor="mm")
     return logo
+
+
+def logo_label(personality: Personality) -> str | None:
+    """The personality's own short label (config.yaml `logo_label`: a symbol or 1-3 letters)."""
+    label = personality.config.extra.get("logo_label")
+    return label.strip()[:4] or None if isinstance(label, str) else None
 
 
 def ensure_logo(personality: Personality, force: bool = False) -> Path:
@@ -84,7 +92,7 @@ def ensure_logo(personality: Personality, force: bool = False) -> Path:
         return existing[0]
     assets.mkdir(parents=True, exist_ok=True)
     path = assets / "logo.png"
-    draw_logo(personality.name).save(path, optimize=True)
+    draw_logo(personality.name, logo_label(personality)).save(path, optimize=True)
     return path
 
 

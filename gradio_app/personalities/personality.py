@@ -40,9 +40,14 @@ class Personality:
 
     @property
     def has_scripts(self) -> bool:
-        """Code that would run on this machine: a processor or an install script."""
+        """Code that would run on this machine: a processor, an install script, or requirements
+        to pip-install (installing a package runs its code too)."""
         scripts = self.folder / "scripts"
-        return (scripts / "processor.py").is_file() or (scripts / "install.py").is_file()
+        return (
+            (scripts / "processor.py").is_file()
+            or (scripts / "install.py").is_file()
+            or (self.folder / "requirements.txt").is_file()
+        )
 
     @property
     def trusted(self) -> bool:

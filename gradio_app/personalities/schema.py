@@ -196,6 +196,10 @@ def _refuse_expansion_bombs(data: Any, source: Path | str) -> None:
             stack.extend(value)
 
 
+# Public name for the importers, which parse other YAML formats with the same guard.
+refuse_expansion_bombs = _refuse_expansion_bombs
+
+
 def _check_field(key: str, value: Any, source: Path | str) -> Any:
     if key in _TEXT_FIELDS:
         if value is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import gradio as gr
@@ -34,9 +35,8 @@ def build_app(ctx: AppContext, chat_concurrency: int = discussion_tab.CHAT_CONCU
                 sett = settings_tab.build(ctx, state)
             with gr.Tab("Personalities Zoo", id="zoo"):
                 zoo = zoo_tab.build(ctx, state)
-                zoo_status = gr.Markdown()
 
-        zoo_outputs = [zoo.language, zoo.category, zoo.personality, zoo.logo, zoo.card]
+        zoo_outputs = zoo.browse_outputs
 
         def view(session: ChatSession) -> list[Any]:
             return [
@@ -47,19 +47,28 @@ def build_app(ctx: AppContext, chat_concurrency: int = discussion_tab.CHAT_CONCU
             ]
 
         def on_load(session: ChatSession, browser_id: str | None, request: gr.Request) -> list[Any]:
+            ctx.zoo.rescan()  # cheap (unchanged personalities are reused): shows add_personality's work
             browser_id, side = discussion_tab.on_page_load(ctx, session, browser_id, request)
             return [*view(session), browser_id, *side]
 
-        def on_select(personality_id: str | None, session: ChatSession, request: gr.Request) -> list[Any]:
+        def on_select(personality_id: str | None, session: ChatSession, request: gr.Request) -> Iterator[list[Any]]:
+            # Apply: installs first when needed (status and log stream), then opens the discussion.
             discussion_tab.bind_owner(ctx, session, request)
-            session.cancel.set()  # a new discussion starts: stop what the old one was writing
-            status = zoo_tab.select_personality(ctx, session, personality_id)
-            return [*view(session), status, gr.Tabs(selected="discussion")]
+            status = ""
+            for status, log in zoo_tab.apply_steps(ctx, session, personality_id, before_switch=session.cancel.set):
+                waiting: list[Any] = [gr.skip()] * len(page)
+                waiting[page.index(zoo.install_log)] = log
+                yield [*waiting, status, gr.skip()]
+            yield [*view(session), status, gr.Tabs(selected="discussion")]
 
         mcp_tools.register_tools(ctx)
         page = [disc.chatbot, disc.header, *sett.outputs, *zoo_outputs]
         demo.load(on_load, [state, disc.browser_id], [*page, disc.browser_id, *disc.side], api_visibility="private")
-        zoo.select.click(
-            on_select, [zoo.personality, state], [*page, zoo_status, tabs], api_name="select_personality"
+        zoo.apply.click(
+            on_select,
+            [zoo.personality, state],
+            [*page, zoo.status, tabs],
+            api_name="select_personality",
+            concurrency_limit=zoo_tab.ACTION_CONCURRENCY,  # an install can take minutes: do not block others
         ).then(lambda s: discussion_tab.side_view(ctx, s), state, disc.side, api_visibility="private")
     return demo

@@ -10,7 +10,6 @@ from gradio_app.discussions.facts import facts_line
 from gradio_app.discussions.store import DiscussionRecord
 from gradio_app.generation.bindings.base import ModelInfo
 from gradio_app.personalities.personality import Personality
-from gradio_app.personalities.zoo import ZooEntry
 from gradio_app.session import ChatSession, Message, SessionError
 from gradio_app.ui.workflow_view import assistant_messages
 
@@ -135,20 +134,3 @@ def model_view(model: ModelInfo | None, load_error: str | None, threads: int | N
         f"**Context:** {model.n_ctx} tokens (trained on {model.n_ctx_train})  \n"
         f"**Threads:** {threads or 'all cores'}  \n**Chat template:** {template}"
     )
-
-
-def personality_card(entry: ZooEntry) -> str:
-    if entry.personality is None:
-        return f"### ⚠️ {entry.name}\nThis personality cannot be used:\n\n```\n{entry.error}\n```"
-    c = entry.personality.config
-    lines = [f"### {c.name}", f"*{entry.id}* · version {c.version} · by {c.author or 'unknown'}", ""]
-    lines.append(c.personality_description.strip() or "_No description._")
-    if entry.personality.has_custom_workflow:
-        lines.append("\n🧩 **Custom workflow**: this personality runs its own script on this machine.")
-    if c.disclaimer.strip():
-        lines.append(f"\n> ⚠️ **Disclaimer:** {c.disclaimer.strip()}")
-    return "\n".join(lines)
-
-
-def personality_choices(entries: list[ZooEntry]) -> list[tuple[str, str]]:
-    return [(e.name if e.ok else f"⚠️ {e.name} (broken)", e.id) for e in entries]

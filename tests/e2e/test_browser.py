@@ -107,7 +107,7 @@ def test_switch_personality_in_the_zoo(page):
     page.get_by_label("Personality").first.click()
     page.get_by_role("option", name="gpt4all").click()
     page.get_by_text("This personality is a helpful").wait_for()
-    page.get_by_role("button", name="Select this personality").click()
+    page.get_by_role("button", name="Apply", exact=True).click()
     page.get_by_role("heading", name="Talking with gpt4all").wait_for()
     assert "gpt4all" in bot_texts(page)[0]
 
