@@ -3,7 +3,7 @@
 Modules: search (SearchBackend, DuckDuckGo via ddgs), addresses (SSRF rule), fetch (PageFetcher),
 charset (bytes -> text), extract (trafilatura), rank (passages, BM25), prompts, citations
 (honest [n] markers, Sources list), settings (WebSettings), workflow (answer_with_web), report
-(events for the app), model (generate/stream over the GenerationService).
+(events for the app), model (generate over the GenerationService).
 
 Nothing here imports ddgs or trafilatura at import time: they load on the first search.
 """

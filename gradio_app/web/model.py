@@ -1,14 +1,14 @@
-"""The workflow's model functions (`generate`, `stream`, `PromptShape`) over a GenerationService.
+"""The workflow's model functions (`generate`, `PromptShape`) over a GenerationService.
 
-A processor gets these from the processor API; tests and tools build them here from the service
-directly. Generation goes through the service's fair queue and honours `cancel` (Stop) within a
-token, like every other use of the model.
+A processor gets these from the processor API (its `generate` has the same signature); tests and
+tools build them here from the service directly. Generation goes through the service's fair
+queue and honours `cancel` (Stop) within a token, like every other use of the model.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -37,8 +37,15 @@ class ServiceModel:
         finally:
             self.results.append(generation.result)
 
-    def generate(self, prompt: str, max_size: int, **overrides: Any) -> str:
-        return "".join(self.stream(prompt, max_size, **overrides))
+    def generate(
+        self, prompt: str, max_size: int, *, stream_to: Callable[[str], None] | None = None, **overrides: Any
+    ) -> str:
+        pieces = []
+        for piece in self.stream(prompt, max_size, **overrides):
+            pieces.append(piece)
+            if stream_to is not None:
+                stream_to(piece)
+        return "".join(pieces)
 
     def cancelled(self) -> bool:
         return self.cancel is not None and self.cancel.is_set()

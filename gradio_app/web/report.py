@@ -32,11 +32,11 @@ class EventReport:
         self._emit(StepStart(step_id, title))
         return step_id
 
-    def step_end(self, step: str, status: str = "done", content: str = "") -> None:
+    def step_end(self, step: str, status: str = "done", *, detail: str = "") -> None:
         record = next(s for s in self.steps if s["id"] == step)
         duration = round(time.perf_counter() - self._started.pop(step, time.perf_counter()), 3)
-        record.update(status=status, duration_s=duration, content=content)
-        self._emit(StepEnd(step, status, duration, content))
+        record.update(status=status, duration_s=duration, content=detail)
+        self._emit(StepEnd(step, status, duration, detail))
 
     def chunk(self, text: str) -> None:
         self.text += text

@@ -9,17 +9,18 @@ made (offline, rate-limited, timed out) or finds nothing readable, the answer sa
 and the model is not asked to answer from memory: an invented answer dressed as a web answer is
 worse than none.
 
-The model is reached only through `generate(prompt, max_size, **overrides) -> str` (and, to
-stream the answer, an optional `stream` with the same signature yielding text pieces), and the
-UI only through `report` (step_start/step_end/chunk/add_sources, the processor API's names), so
-the whole turn runs and is tested without the app.
+The model is reached only through `generate(prompt, max_size, *, stream_to=None, **overrides)
+-> str` (the answer streams through `stream_to`), and the UI only through `report`
+(step_start/step_end/chunk/add_sources): the processor API's names and signatures, so a
+Processor can be passed as the report and its `generate` as the model, and the whole turn runs
+and is tested without the app.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -47,25 +48,25 @@ PROMPT_MARGIN_TOKENS = 32
 
 
 class Generate(Protocol):
-    def __call__(self, prompt: str, max_size: int, **overrides: Any) -> str: ...
+    """Up to `max_size` tokens after `prompt`; each piece also goes to `stream_to` as it comes."""
 
-
-class Stream(Protocol):
-    def __call__(self, prompt: str, max_size: int, **overrides: Any) -> Iterable[str]: ...
+    def __call__(
+        self, prompt: str, max_size: int, *, stream_to: Callable[[str], None] | None = None, **overrides: Any
+    ) -> str: ...
 
 
 class Report(Protocol):
     """Where the workflow tells the UI what happens. `step_start` returns the step's id, which
-    `step_end` takes back; `status` is "done", "failed" or "cancelled"; `content` is the step's
-    visible detail (Markdown)."""
+    `step_end` takes back; `status` is "done", "failed" or "cancelled"; `detail` is the step's
+    visible content (Markdown)."""
 
     def step_start(self, title: str) -> str: ...
 
-    def step_end(self, step: str, status: str = "done", content: str = "") -> None: ...
+    def step_end(self, step: str, status: str = "done", *, detail: str = "") -> Any: ...
 
     def chunk(self, text: str) -> None: ...
 
-    def add_sources(self, sources: list[dict[str, Any]]) -> None: ...
+    def add_sources(self, sources: list[dict[str, Any]]) -> Any: ...
 
 
 @dataclass
@@ -129,7 +130,6 @@ def answer_with_web(
     fetcher: PageFetcher | None = None,
     *,
     shape: PromptShape | None = None,
-    stream: Stream | None = None,
     cancelled: Callable[[], bool] = lambda: False,
 ) -> WebAnswer:
     """Answer `question` from the web. Never raises for a failed search or page: the answer (and
@@ -138,7 +138,7 @@ def answer_with_web(
     fetcher = fetcher or settings.fetcher()
     answer = WebAnswer()
     try:
-        _run(question, history_text, generate, report, settings, backend, fetcher, shape, stream, cancelled, answer)
+        _run(question, history_text, generate, report, settings, backend, fetcher, shape, cancelled, answer)
     except _Cancelled:
         answer.cancelled = True
     return answer
@@ -153,14 +153,13 @@ def _run(
     backend: SearchBackend,
     fetcher: PageFetcher,
     shape: PromptShape,
-    stream: Stream | None,
     cancelled: Callable[[], bool],
     answer: WebAnswer,
 ) -> None:
     def check_stop(step: str | None = None) -> None:
         if cancelled():
             if step is not None:
-                report.step_end(step, "cancelled", "stopped")
+                report.step_end(step, "cancelled", detail="stopped")
             raise _Cancelled
 
     def finish(text: str) -> None:
@@ -175,7 +174,7 @@ def _run(
     answer.query, answer.query_fallback = clean_query(raw, question, history_text)
     note = "\n\n(the model wrote no usable query: searching for the question's keywords)"
     note = note if answer.query_fallback else ""
-    report.step_end(step, "done", f"`{answer.query}`{note}")
+    report.step_end(step, "done", detail=f"`{answer.query}`{note}")
 
     # 2. The search.
     step = report.step_start(f"Searching the web for “{answer.query}”")
@@ -192,18 +191,18 @@ def _run(
     except SearchFailed as e:
         check_stop(step)
         answer.failure = e.kind
-        report.step_end(step, "failed", f"{e} (after {time.monotonic() - started:.1f} s)")
+        report.step_end(step, "failed", detail=f"{e} (after {time.monotonic() - started:.1f} s)")
         finish(no_web_answer(e.kind, answer.query, str(e)))
         return
     check_stop(step)
     answer.results = [{"title": r.title, "url": r.url, "snippet": r.snippet} for r in results]
     if not results:
         answer.failure = "empty"
-        report.step_end(step, "failed", f"no results ({backend.name})")
+        report.step_end(step, "failed", detail=f"no results ({backend.name})")
         finish(no_web_answer("empty", answer.query, f"searched with {backend.name}"))
         return
     listing = "\n".join(f"{i}. [{_md(r.title)}]({r.url})" for i, r in enumerate(results, 1))
-    report.step_end(step, "done", f"{len(results)} results ({backend.name}):\n{listing}")
+    report.step_end(step, "done", detail=f"{len(results)} results ({backend.name}):\n{listing}")
 
     # 3. Fetch the top pages.
     to_read = results[: settings.pages_to_read]
@@ -218,7 +217,7 @@ def _run(
         report.step_end(
             step,
             "done" if n_ok else "failed",
-            f"{n_ok} of {len(fetched)} read:\n" + "\n".join(f"- {_md(p.summary())}" for p in fetched),
+            detail=f"{n_ok} of {len(fetched)} read:\n" + "\n".join(f"- {_md(p.summary())}" for p in fetched),
         )
 
     # 4. Extract the text and pick the passages.
@@ -247,7 +246,7 @@ def _run(
     if not ranked:
         answer.failure = "unreadable"
         reason = "no text to answer from" if not texts else f"no passage fits the {budget}-token budget"
-        report.step_end(step, "failed", f"{reason}\n" + "\n".join(notes))
+        report.step_end(step, "failed", detail=f"{reason}\n" + "\n".join(notes))
         finish(no_web_answer("unreadable", answer.query, reason))
         return
     numbered: list[NumberedPassage] = []
@@ -265,7 +264,7 @@ def _run(
             }
         )
     picked = "\n\n".join(f"> {passage_block(p)}".replace("\n", "\n> ") for p in numbered)
-    report.step_end(step, "done", "\n".join(notes) + f"\n\n{len(numbered)} passages for the answer:\n\n{picked}")
+    report.step_end(step, "done", detail="\n".join(notes) + f"\n\n{len(numbered)} passages for the answer:\n\n{picked}")
     report.add_sources([dict(s) for s in answer.sources])
     check_stop()
 
@@ -273,13 +272,13 @@ def _run(
     prompt = shape.render(shape.conditioning, answer_prompt(question, numbered))
     # The title counts as part of its passage: the model saw them together.
     checker = CitationFilter({p.number: f"{p.title}\n{p.text}" for p in numbered})
-    if stream is not None:
-        for piece in stream(prompt, settings.max_answer_size):
-            shown = checker.feed(piece)
-            if shown:
-                finish(shown)
-    else:
-        finish(checker.feed(generate(prompt, settings.max_answer_size)))
+
+    def on_piece(piece: str) -> None:
+        shown = checker.feed(piece)
+        if shown:
+            finish(shown)
+
+    generate(prompt, settings.max_answer_size, stream_to=on_piece)
     tail = checker.flush()
     if tail:
         finish(tail)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -27,7 +28,9 @@ from tests.web.site import BREAD, FROG, LIGHTHOUSE
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 PERSONALITY = Personality.load(PROJECT_ROOT / "personalities/english/internet/gpt4internet", builtin=True)
+CONDITIONING = PERSONALITY.config.personality_conditioning
 GREEDY = GenerationParams(temperature=0, seed=7, repeat_penalty=1.1, n_predict=64)
+# Lean: a 1024-token budget (a few passages) and short answers keep each turn quick on a shared CPU.
 SETTINGS = WebSettings(max_query_size=16, max_answer_size=64, pages_to_read=3, num_results=3)
 SERVED = {
     "/articles/glass-frog.html": FROG,
@@ -36,21 +39,20 @@ SERVED = {
 }
 
 
-def run(service, question, backend, fetcher=None, history="", settings=SETTINGS, cancel=None, stream_wrapper=None):
+def run(service, question, backend, fetcher=None, history="", settings=SETTINGS, cancel=None, wrap=None):
     model = ServiceModel(service, GREEDY, tuple(PERSONALITY.config.stop_strings()), cancel)
     events: list = []
     report = EventReport(events.append)
-    stream = model.stream if stream_wrapper is None else stream_wrapper(model.stream)
+    generate = model.generate if wrap is None else wrap(model.generate)
     answer = answer_with_web(
         question,
         history,
-        model.generate,
+        generate,
         report,
         settings,
         backend,
         fetcher or PageFetcher(TEST_POLICY, FetchLimits(total_timeout_s=10)),
-        shape=model.shape(PERSONALITY.config.personality_conditioning, PERSONALITY.config),
-        stream=stream,
+        shape=replace(model.shape(CONDITIONING, PERSONALITY.config), context_tokens=1024),
         cancelled=model.cancelled,
     )
     return answer, report, events, model
@@ -95,14 +97,18 @@ def test_an_answer_from_the_pages_with_steps_citations_and_sources(service, inde
 
 
 def test_a_citation_to_a_passage_that_does_not_exist_is_removed(service, index):
-    def with_a_bogus_citation(stream):
-        def wrapped(prompt, max_size, **overrides):
-            yield from stream(prompt, max_size, **overrides)
-            yield " See also [42]."
+    def with_a_bogus_citation(generate):
+        """The real model's answer, then a citation of a passage that does not exist."""
+
+        def wrapped(prompt, max_size, *, stream_to=None, **overrides):
+            text = generate(prompt, max_size, stream_to=stream_to, **overrides)
+            if stream_to is not None:  # only the answer streams
+                stream_to(" See also [42].")
+            return text + " See also [42]."
 
         return wrapped
 
-    answer, *_ = run(service, "How big is the Marlow glass frog?", index, stream_wrapper=with_a_bogus_citation)
+    answer, *_ = run(service, "How big is the Marlow glass frog?", index, wrap=with_a_bogus_citation)
     body = answer.text.partition("**Sources")[0]
     assert "[42]" not in body.replace("Citation [42] removed", "")
     assert "*Citation [42] removed: no such passage.*" in body
