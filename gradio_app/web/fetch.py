@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -121,11 +122,17 @@ class PageFetcher:
         limits: FetchLimits | None = None,
         resolver: Resolver | None = None,
         user_agent: str = USER_AGENT,
+        trust: ssl.SSLContext | None = None,
     ) -> None:
+        """`trust`: certificate authorities to verify against instead of the system's (an intranet
+        CA). Verification itself cannot be turned off."""
         self.policy = policy or AddressPolicy()
         self.limits = limits or FetchLimits()
         self._resolve = resolver or system_resolver
         self._user_agent = user_agent
+        if trust is not None and (trust.verify_mode != ssl.CERT_REQUIRED or not trust.check_hostname):
+            raise ValueError("a trust context must verify certificates and host names")
+        self._trust = trust
 
     # -- entry points ---------------------------------------------------------------------------
     def fetch_all(self, urls: Sequence[str], cancelled: Callable[[], bool] = lambda: False) -> list[FetchedPage]:
@@ -140,6 +147,7 @@ class PageFetcher:
         limits = self.limits
         timeout = httpx.Timeout(connect=limits.connect_timeout_s, read=limits.total_timeout_s, write=5.0, pool=5.0)
         async with httpx.AsyncClient(
+            verify=self._trust or True,
             timeout=timeout,
             follow_redirects=False,
             trust_env=False,

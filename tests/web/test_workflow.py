@@ -145,6 +145,15 @@ def test_offline_the_answer_says_it_could_not_search_and_invents_nothing(service
     assert time.monotonic() - started < 60  # generous: the model writes the query on a shared CPU
 
 
+def test_a_search_that_times_out_says_so(service, silent_proxy):
+    settings = WebSettings(max_query_size=16, max_answer_size=64, search_timeout_s=1.5)
+    backend = DuckDuckGoSearch(proxy=silent_proxy)  # the real ddgs client, through a proxy that never answers
+    answer, report, _, model = run(service, "How big is the Marlow glass frog?", backend, settings=settings)
+    assert answer.failure == "timeout" and "did not answer in time" in answer.text
+    assert "I will not answer from memory" in answer.text and len(model.results) == 1
+    assert report.steps[1]["status"] == "failed" and report.steps[1]["duration_s"] < 5
+
+
 def test_a_search_with_no_results_says_so(service, index):
     answer, report, _, model = run(service, "What is the migration route of the striped zebra?", index)
     assert answer.failure == "empty" and "found no results" in answer.text
