@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gradio_app.config import BUILTIN_ZOO, AppSettings, DataPaths
+from gradio_app.discussions.ownership import Ownership
+from gradio_app.discussions.schema import SchemaTooNew
+from gradio_app.discussions.store import DiscussionStore
 from gradio_app.generation.bindings.base import LoadOptions, ModelLoadError
 from gradio_app.generation.default_model import DefaultModelMissing, default_model_path
 from gradio_app.generation.service import GenerationService
@@ -26,6 +30,8 @@ class AppContext:
     zoo: Zoo
     runner: WorkflowRunner
     notices: list[str] = field(default_factory=list)  # start-up problems to show the user
+    store: DiscussionStore | None = None  # None only when the database cannot be opened
+    ownership: Ownership = field(default_factory=Ownership)
 
     @classmethod
     def create(
@@ -34,6 +40,7 @@ class AppContext:
         model_path: str | None = None,
         zoo_roots: list[Path] | None = None,
         load_model: bool = True,
+        ownership: Ownership | None = None,
     ) -> AppContext:
         paths = DataPaths(Path(data_dir)).ensure()
         settings, notices = AppSettings.load(paths.settings_file)
@@ -41,7 +48,8 @@ class AppContext:
             settings.model_path = model_path
         service = GenerationService()
         zoo = Zoo(zoo_roots or [BUILTIN_ZOO, paths.user_zoo], trusted_roots=[BUILTIN_ZOO])
-        ctx = cls(paths, settings, service, zoo, WorkflowRunner(service, zoo), notices)
+        store = open_store(paths, notices)
+        ctx = cls(paths, settings, service, zoo, WorkflowRunner(service, zoo), notices, store, ownership or Ownership())
         if load_model:
             ctx.load_model()
         return ctx
@@ -72,6 +80,7 @@ class AppContext:
             user_params=self.settings.user_params,
             prompt_format=self.settings.prompt_format,
         )
+        session.store = self.store  # saved once the UI knows the owner (see ui/discussion_tab.py)
         try:
             personality = self.zoo.get(self.settings.default_personality)
         except PersonalityError as e:
@@ -83,3 +92,17 @@ class AppContext:
             assert personality is not None
         session.new_discussion(personality)
         return session
+
+
+def open_store(paths: DataPaths, notices: list[str]) -> DiscussionStore | None:
+    """The discussions database; if it cannot be opened, say so and leave the file untouched."""
+    try:
+        return DiscussionStore(paths.discussions_db)
+    except (sqlite3.Error, SchemaTooNew, OSError) as e:
+        message = (
+            f"The discussions database {paths.discussions_db} could not be opened ({e}). "
+            "Discussions are NOT saved in this run; the file was left as it is."
+        )
+        notices.append(message)
+        log.error(message)
+        return None
