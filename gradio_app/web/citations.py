@@ -210,7 +210,8 @@ def _escape_title(title: str) -> str:
     return re.sub(r"([\[\]\\*_`<>])", r"\\\1", " ".join(title.split())) or "untitled"
 
 
-def _safe_url(url: str) -> str:
+def safe_url(url: str) -> str:
+    """Percent-encode what would end a Markdown link target early (spaces, parentheses...)."""
     return quote(url, safe=":/?#[]@!$&'*+,;=%-._~")
 
 
@@ -231,5 +232,5 @@ def sources_section(sources: Sequence[SourceRef], cited: Sequence[int]) -> str:
     rows = []
     for url, ns in lines.items():
         title = _escape_title(by_index[ns[0]].title)
-        rows.append(f"- {''.join(f'[{n}]' for n in ns)} [{title}]({_safe_url(url)})")
+        rows.append(f"- {''.join(f'[{n}]' for n in ns)} [{title}]({safe_url(url)})")
     return f"{heading}\n" + "\n".join(rows)

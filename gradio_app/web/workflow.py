@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from gradio_app.web.citations import CitationFilter, SourceRef, sources_section
+from gradio_app.web.citations import CitationFilter, SourceRef, safe_url, sources_section
 from gradio_app.web.extract import PageText, read_result
 from gradio_app.web.fetch import FetchedPage, PageFetcher
 from gradio_app.web.prompts import (
@@ -201,7 +201,7 @@ def _run(
         report.step_end(step, "failed", detail=f"no results ({backend.name})")
         finish(no_web_answer("empty", answer.query, f"searched with {backend.name}"))
         return
-    listing = "\n".join(f"{i}. [{_md(r.title)}]({r.url})" for i, r in enumerate(results, 1))
+    listing = "\n".join(f"{i}. [{_md(r.title)}]({safe_url(r.url)})" for i, r in enumerate(results, 1))
     report.step_end(step, "done", detail=f"{len(results)} results ({backend.name}):\n{listing}")
 
     # 3. Fetch the top pages.
