@@ -91,10 +91,17 @@ def test_http_errors_and_bad_urls_are_reported_per_page(site, fetcher):
 
 
 def test_fetch_all_works_inside_a_running_event_loop(site, fetcher):
+    """A caller on an event loop (Gradio's async handlers) gets the pages too. The loop runs in a
+    thread of its own: the main thread may already run one (Playwright's sync API does)."""
+
     async def inside():
         return fetcher.fetch_all([site.url("/articles/sourdough.html")])
 
-    (page,) = asyncio.run(inside())
+    box: dict = {}
+    thread = threading.Thread(target=lambda: box.update(pages=asyncio.run(inside())))
+    thread.start()
+    thread.join(30)
+    (page,) = box["pages"]
     assert page.ok and "starter" in page.text
 
 
