@@ -11,6 +11,7 @@ import yaml
 
 from gradio_app.fileio import atomic_write_yaml
 from gradio_app.generation.params import GenerationParams, InvalidParams
+from gradio_app.generation.state_cache import DEFAULT_STATE_CACHE_BYTES
 from gradio_app.personalities.prompt import PROMPT_FORMATS, PromptFormat
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,8 @@ class AppSettings:
     model_path: str | None = None
     n_ctx: int = 4096
     n_threads: int | None = None  # None = all cores
+    # Saved per-discussion model states (so discussions taking turns keep their evaluated history).
+    state_cache_mb: int = DEFAULT_STATE_CACHE_BYTES // 2**20
     prompt_format: PromptFormat = "auto"
     default_personality: str = DEFAULT_PERSONALITY
     override_personality_params: bool = False
@@ -120,6 +123,10 @@ def _check(name: str, value: Any) -> Any:
     if name == "n_threads":
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ValueError("must be a positive whole number, or empty for all cores")
+        return value
+    if name == "state_cache_mb":
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1_048_576:
+            raise ValueError("must be a whole number of MiB between 0 (no cache) and 1048576")
         return value
     if name == "override_personality_params":
         if not isinstance(value, bool):

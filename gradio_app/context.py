@@ -55,7 +55,11 @@ class AppContext:
         return ctx
 
     def load_options(self) -> LoadOptions:
-        return LoadOptions(n_ctx=self.settings.n_ctx, n_threads=self.settings.n_threads)
+        return LoadOptions(
+            n_ctx=self.settings.n_ctx,
+            n_threads=self.settings.n_threads,
+            state_cache_bytes=self.settings.state_cache_mb * 2**20,
+        )
 
     def load_model(self) -> None:
         """Load the configured model; if that fails, say why and fall back to the default one."""
