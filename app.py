@@ -1,4 +1,7 @@
-"""Personalities WebUI entry point: `python app.py [--host H] [--port P] [--share] [--model F] [--data-dir D]`."""
+"""Personalities WebUI entry point: `python app.py [--host H] [--port P] [--share] [--model F] [--data-dir D]`.
+
+Every setting with a flag (`--n-ctx`, `--binding`, `--server-url`...) overrides settings.yaml for
+this run; see docs/settings.md."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import logging
 import os
 from pathlib import Path
 
+from gradio_app.config import add_setting_flags, overrides_from_args, settings_lock
 from gradio_app.hosting import host_defaults
 
 
@@ -16,7 +20,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default=defaults.host, help="interface to bind (0.0.0.0 on a Space)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PWEBUI_PORT", "7860")), help="port")
     parser.add_argument("--share", action="store_true", help="also open a public Gradio share link")
-    parser.add_argument("--model", metavar="PATH", help="GGUF model file (default: the embedded SmolLM2)")
     parser.add_argument(
         "--data-dir",
         metavar="DIR",
@@ -33,19 +36,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--mcp", action="store_true", help="also serve MCP tools at /gradio_api/mcp/")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    add_setting_flags(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.log_level != "DEBUG":  # one line per HTTP request (server binding, downloads) is noise
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     from gradio_app.context import AppContext
     from gradio_app.ui.app import build_app
 
     where = host_defaults()
     if where.on_space and not where.persistent:
         logging.warning("Running on a Space without persistent storage: discussions are lost at restart.")
-    ctx = AppContext.create(args.data_dir, model_path=args.model)
+    overrides, problems = overrides_from_args(args)
+    ctx = AppContext.create(args.data_dir, overrides=overrides, override_problems=problems, locked=settings_lock(args))
     for notice in ctx.notices:
         logging.warning(notice)
     demo = build_app(ctx)

@@ -42,8 +42,12 @@ def build_app(ctx: AppContext) -> gr.Blocks:
             status = zoo_tab.select_personality(ctx, session, personality_id)
             return [*on_load(session), status, gr.Tabs(selected="discussion")]
 
+        def on_page_load(session: ChatSession) -> list[Any]:
+            ctx.refresh_new_session(session)  # settings saved since start-up apply to new pages
+            return on_load(session)
+
         mcp_tools.register_tools(ctx)
         page = [disc.chatbot, disc.header, *sett.outputs, *zoo_outputs]
-        demo.load(on_load, state, page, api_visibility="private")
+        demo.load(on_page_load, state, page, api_visibility="private")
         zoo.select.click(on_select, [zoo.personality, state], [*page, zoo_status, tabs], api_name="select_personality")
     return demo
