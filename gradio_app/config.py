@@ -599,3 +599,7 @@ def settings_lock(args: argparse.Namespace, env: Mapping[str, str] | None = None
     if env.get("SPACE_ID") and not explicit:
         return "this is a public Hugging Face Space (set PWEBUI_LOCK_SETTINGS=0 to allow changes)"
     return ""
+
+
+if __name__ == "__main__":  # python -m gradio_app.config: the reference table for docs/settings.md
+    print(settings_reference_markdown())

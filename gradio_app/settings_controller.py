@@ -254,7 +254,7 @@ class SettingsController:
         """Apply `raw` (when given), then write what is in force for this browser as the settings
         file: the values every new session and the next start begin with."""
         if self.locked:
-            return ApplyReport(errors=[f"Settings cannot be saved on this server: {self.locked}"])
+            return ApplyReport(errors=[f"Settings are locked on this server and cannot be saved: {self.locked}"])
         report = self.apply(session, raw, baseline) if raw else ApplyReport()
         if not report.ok:
             report.errors.append("Nothing was saved.")

@@ -18,7 +18,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
@@ -177,7 +177,11 @@ def download_file(
     """
     cancel = cancel or threading.Event()
     progress = DownloadProgress()
-    report = on_progress or (lambda _p: None)
+
+    def report(current: DownloadProgress) -> None:
+        if on_progress is not None:
+            on_progress(replace(current))  # a snapshot: the caller may keep it
+
     part = part_path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     hasher = hashlib.sha256()
