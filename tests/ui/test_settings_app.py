@@ -86,7 +86,7 @@ def test_override_off_uses_the_personalitys_values_whatever_the_sliders_say(app)
 def test_override_on_uses_the_users_values_for_any_personality(app):
     c = Client(app.url, verbose=False)
     apply(c, override=True)
-    _, answer, meta = chat(c)
+    _, _, meta = chat(c)
     assert meta["params"] == MINE and meta["seed"] == 5 and meta["completion_tokens"] <= 3
     c.predict("english/generic/lollms", api_name="/select_personality")
     _, _, meta = chat(c)
