@@ -340,7 +340,10 @@ class SettingsController:
 
     def test_connection(self, raw: Mapping[str, Any]) -> tuple[bool, str]:
         """Try the server settings in `raw` without switching to them. An empty API key means the
-        key in force (the page never shows it)."""
+        key in force (the page never shows it). Refused when locked: it makes this server send
+        requests wherever the page says."""
+        if self.locked:
+            return False, f"The binding is locked on this server: {self.locked}"
         names = ("binding.base_url", "binding.model", "binding.timeout_s", "binding.n_ctx")
         values, errors = self.validate({n: raw[n] for n in names if raw.get(n) is not None})
         if errors:

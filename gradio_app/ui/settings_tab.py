@@ -278,9 +278,13 @@ def build(ctx: AppContext, state: gr.State) -> SettingsTab:
             )
             refresh = gr.Button("🔄 Refresh", scale=1, size="sm")
         with gr.Row():
-            n_ctx = gr.Number(label="Context size (tokens)", precision=0, minimum=256, maximum=1_048_576)
-            n_threads = gr.Number(label="Threads (0 = every core)", precision=0, minimum=0, maximum=1024)
-            n_batch = gr.Number(label="Batch size", precision=0, minimum=1, maximum=65536)
+            n_ctx = gr.Number(
+                label="Context size (tokens)", precision=0, minimum=256, maximum=1_048_576, interactive=not locked
+            )
+            n_threads = gr.Number(
+                label="Threads (0 = every core)", precision=0, minimum=0, maximum=1024, interactive=not locked
+            )
+            n_batch = gr.Number(label="Batch size", precision=0, minimum=1, maximum=65536, interactive=not locked)
             n_gpu_layers = gr.Number(
                 label="GPU layers (-1 = all)",
                 precision=0,
@@ -313,15 +317,23 @@ def build(ctx: AppContext, state: gr.State) -> SettingsTab:
         )
         binding_kind = gr.Radio(BINDING_CHOICES, label="Where the model runs", interactive=not locked)
         with gr.Row():
-            base_url = gr.Textbox(label="Server URL", placeholder="http://127.0.0.1:8080/v1", scale=3)
-            api_key = gr.Textbox(label="API key", type="password", scale=2)
-            server_model = gr.Textbox(label="Model name on the server", placeholder="(the first it lists)", scale=2)
-        with gr.Row():
-            timeout = gr.Number(label="Timeout (seconds)", minimum=1, maximum=3600)
-            server_n_ctx = gr.Number(
-                label="Context size if the server does not tell", precision=0, minimum=256, maximum=1_048_576
+            base_url = gr.Textbox(
+                label="Server URL", placeholder="http://127.0.0.1:8080/v1", scale=3, interactive=not locked
             )
-            test = gr.Button("Test connection")
+            api_key = gr.Textbox(label="API key", type="password", scale=2, interactive=not locked)
+            server_model = gr.Textbox(
+                label="Model name on the server", placeholder="(the first it lists)", scale=2, interactive=not locked
+            )
+        with gr.Row():
+            timeout = gr.Number(label="Timeout (seconds)", minimum=1, maximum=3600, interactive=not locked)
+            server_n_ctx = gr.Number(
+                label="Context size if the server does not tell",
+                precision=0,
+                minimum=256,
+                maximum=1_048_576,
+                interactive=not locked,
+            )
+            test = gr.Button("Test connection", interactive=not locked)
         test_result = gr.Markdown()
     with gr.Accordion("Model configuration", open=True):
         gr.Markdown(

