@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import gradio as gr
@@ -49,5 +50,7 @@ def build_app(ctx: AppContext) -> gr.Blocks:
         mcp_tools.register_tools(ctx)
         page = [disc.chatbot, disc.header, *sett.outputs, *zoo_outputs]
         demo.load(on_page_load, state, page, api_visibility="private")
+        for event in sett.model_changes:  # the header names the model in use
+            event.then(partial(discussion_tab.current_header, ctx), state, disc.header, api_visibility="private")
         zoo.select.click(on_select, [zoo.personality, state], [*page, zoo_status, tabs], api_name="select_personality")
     return demo

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import gradio as gr
@@ -63,6 +63,7 @@ class SettingsTab:
     zoo_table: gr.Markdown
     baseline: gr.State
     status: gr.Markdown
+    model_changes: list[Any] = field(default_factory=list)  # events after which the model may differ
 
     @property
     def outputs(self) -> list[Any]:
@@ -149,14 +150,14 @@ def zoo_text(ctx: AppContext) -> str:
             state = f"⏸ {downloads.partial_bytes(m) / 2**20:.0f} MiB so far (Download resumes)"
         else:
             state = ""
-        check = "published SHA-256 checked" if m.sha256 else "no published checksum"
+        check = "SHA-256 verified" if m.sha256 else "none published"
         rows.append(
-            f"| **{m.name}** | {m.parameters} | {m.quantization} | {m.size} | {m.license} | "
-            f"[{m.repo}]({m.page}) `{m.file}` | {check} | {m.notes} | {state} |"
+            f"| **{m.name}** | {m.parameters} · {m.quantization} · {m.size} | {m.license} | "
+            f"[{m.repo}]({m.page}) | {check} | {m.notes} | {state} |"
         )
     table = (
-        "| Model | Params | Quant | Size | License | Source | Checksum | Notes | Here |\n"
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows)
+        "| Model | Size | License | Source (Hugging Face) | Checksum | Notes | Status |\n"
+        "| --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows)
     )
     return f"{head}\n\n{table}"
 
@@ -524,10 +525,12 @@ def build(ctx: AppContext, state: gr.State) -> SettingsTab:
     form = [prompt_format, override, *params, *global_fields, state, baseline]
     outputs = [*tab.outputs, status]
     override.change(on_override, [override, state], params, api_visibility="private")
-    apply.click(form_handler("apply"), form, outputs, api_name="apply_settings", concurrency_id="settings")
-    save.click(form_handler("save"), form, outputs, api_name="save_settings", concurrency_id="settings")
-    load.click(form_handler("load"), form, outputs, api_name="load_model", concurrency_id="settings")
-    unload.click(on_unload, state, outputs, api_name="unload_model")
+    tab.model_changes = [
+        apply.click(form_handler("apply"), form, outputs, api_name="apply_settings", concurrency_id="settings"),
+        save.click(form_handler("save"), form, outputs, api_name="save_settings", concurrency_id="settings"),
+        load.click(form_handler("load"), form, outputs, api_name="load_model", concurrency_id="settings"),
+        unload.click(on_unload, state, outputs, api_name="unload_model"),
+    ]
     reset.click(on_reset, state, outputs, api_name="reset_settings")
     refresh.click(on_refresh, state, model_path, api_visibility="private")
     test.click(
