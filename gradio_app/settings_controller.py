@@ -126,6 +126,11 @@ class SettingsController:
         """What a restart would start from: the saved file plus this run's overrides."""
         return self.saved.with_values(self.overrides)
 
+    def baseline(self) -> dict[str, Any]:
+        """The global values a page is drawn with, kept by the page and handed back to `apply`
+        (the API key stays out: the page never sees it)."""
+        return {name: self.live.get(name) for name in GLOBAL_KEYS if name != "binding.api_key"}
+
     def unsaved(self, session: ChatSession) -> list[Change]:
         """Settings in force for this browser that a restart would lose."""
         return diff(self.startup_values(), self.current(session))

@@ -202,7 +202,7 @@ def view(ctx: AppContext, session: ChatSession, shown: AppSettings | None = None
     settings = shown or ctx.controller.current(session)
     override = settings.override_personality_params
     params = settings.user_params if override else shown_params(ctx, session, False)
-    baseline = global_values(ctx.controller.current(session))
+    baseline = ctx.controller.baseline()
     return [
         banner_text(ctx, session),
         model_info_text(ctx),

@@ -159,7 +159,7 @@ def test_a_server_dying_mid_answer_is_an_error_and_the_app_goes_on(model_path, t
 def test_switching_bindings_waits_for_the_answer_in_flight(model_path, llama_server):
     svc = GenerationService()
     svc.load(model_path, LoadOptions(n_ctx=1024))
-    stream = svc.stream(COUNT, GenerationParams(temperature=0, n_predict=80, seed=1))
+    stream = svc.stream(COUNT, GenerationParams(temperature=0, n_predict=40, seed=1))
     pieces = iter(stream)
     next(p for p in pieces if p)  # in-process generation under way, holding the model
     switched = threading.Event()

@@ -100,6 +100,19 @@ def test_a_stale_page_cannot_undo_another_users_model_change(tmp_path):
     assert c.service.info.n_ctx == 2048
 
 
+def test_the_page_baseline_protects_every_global_field(tmp_path):
+    c = make(tmp_path)
+    alice, bob = session_for(c), session_for(c)
+    bobs_page = c.baseline()
+    assert "binding.api_key" not in bobs_page
+    c.apply(alice, {"model.folders": [str(tmp_path)], "default_personality": "english/generic/gpt4all"})
+    # bob's page still shows the old folders and personality; he changes only the prompt format
+    c.apply(bob, {"model.folders": [], "default_personality": "english/generic/lollms", "prompt_format": "prefixes"},
+            bobs_page)  # fmt: skip
+    assert c.live.model.folders == (str(tmp_path),) and c.live.default_personality == "english/generic/gpt4all"
+    assert bob.prompt_format == "prefixes"
+
+
 def test_restart_without_save_restores_the_saved_values_with_save_they_stay(tmp_path):
     c = make(tmp_path)
     s = session_for(c)
