@@ -1,4 +1,5 @@
-"""Personalities WebUI entry point: `python app.py [--host H] [--port P] [--share] [--model F] [--data-dir D]`.
+"""Personalities WebUI entry point: `python app.py [--host H] [--port P] [--share] [--model F] [--data-dir D]
+[--auth USER:PASSWORD]... [--auth-file FILE] [--single-user]`.
 
 Every setting with a flag (`--n-ctx`, `--binding`, `--server-url`...) overrides settings.yaml for
 this run; see docs/settings.md."""
@@ -34,7 +35,39 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="KEY",
         help="require this bearer key on the OpenAI-compatible /v1 API (repeatable)",
     )
+    parser.add_argument(
+        "--auth",
+        action="append",
+        default=[],
+        metavar="USER:PASSWORD",
+        help="require a sign-in; each user sees only their own discussions (repeatable)",
+    )
+    parser.add_argument(
+        "--auth-file",
+        type=Path,
+        metavar="FILE",
+        help="users for the sign-in, one user:password per line (# comments and blank lines ignored)",
+    )
+    parser.add_argument(
+        "--single-user",
+        action="store_true",
+        help="local mode: every discussion is visible to every browser (and every signed-in user)",
+    )
     parser.add_argument("--mcp", action="store_true", help="also serve MCP tools at /gradio_api/mcp/")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=int(os.environ.get("PWEBUI_CONCURRENCY", "16")),
+        metavar="N",
+        help="chats in flight at once; they wait in line for the model and see their place (default 16)",
+    )
+    parser.add_argument(
+        "--max-queue",
+        type=int,
+        default=int(os.environ.get("PWEBUI_MAX_QUEUE", "64")),
+        metavar="N",
+        help="requests waiting beyond --concurrency; more are refused with 'queue is full' (default 64)",
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     add_setting_flags(parser)
     return parser.parse_args(argv)
@@ -45,18 +78,35 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.log_level != "DEBUG":  # one line per HTTP request (server binding, downloads) is noise
         logging.getLogger("httpx").setLevel(logging.WARNING)
+    from gradio_app.auth import AuthError, credentials, exposure_warning
     from gradio_app.context import AppContext
-    from gradio_app.ui.app import build_app
+    from gradio_app.discussions.ownership import Ownership
+    from gradio_app.ui.app import CSS, build_app
 
+    try:
+        users = credentials(args.auth, args.auth_file)
+    except AuthError as e:
+        raise SystemExit(f"error: {e}") from e
     where = host_defaults()
     if where.on_space and not where.persistent:
         logging.warning("Running on a Space without persistent storage: discussions are lost at restart.")
+    warning = exposure_warning(args.host, args.share, bool(users), args.single_user)
+    if warning:
+        print(warning, flush=True)
+        logging.warning(warning)
+    ownership = Ownership("single" if args.single_user else "users" if users else "browsers")
     overrides, problems = overrides_from_args(args)
-    ctx = AppContext.create(args.data_dir, overrides=overrides, override_problems=problems, locked=settings_lock(args))
+    ctx = AppContext.create(
+        args.data_dir,
+        overrides=overrides,
+        override_problems=problems,
+        locked=settings_lock(args),
+        ownership=ownership,
+    )
     for notice in ctx.notices:
         logging.warning(notice)
-    demo = build_app(ctx)
-    demo.queue(max_size=64)
+    demo = build_app(ctx, chat_concurrency=max(1, args.concurrency))
+    demo.queue(max_size=max(1, args.max_queue))
     server, local_url, share_url = demo.launch(
         server_name=args.host,
         server_port=args.port,
@@ -64,10 +114,13 @@ def main(argv: list[str] | None = None) -> None:
         prevent_thread_lock=True,
         quiet=True,
         mcp_server=args.mcp,
+        auth=users or None,
+        css=CSS,
     )
     from gradio_app.api.openai_server import register_openai_api
 
     register_openai_api(server, ctx, set(args.api_key))
+    print(f"Discussions: {ownership.describe}" + (f" ({len(users)} users can sign in)" if users else ""), flush=True)
     print(f"Personalities WebUI is running at {local_url}", flush=True)
     print(f"OpenAI-compatible API: {local_url}v1 (models = personality ids)", flush=True)
     if args.mcp:

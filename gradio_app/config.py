@@ -50,6 +50,11 @@ class DataPaths:
         return self.root / "discussions.sqlite3"
 
     @property
+    def browser_secret(self) -> Path:
+        """The key that encrypts each browser's anonymous id in its localStorage."""
+        return self.root / "browser-state.key"
+
+    @property
     def user_zoo(self) -> Path:
         return self.root / "personalities"
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gradio_app.config import BUILTIN_ZOO, AppSettings, DataPaths
+from gradio_app.discussions.ownership import Ownership
+from gradio_app.discussions.schema import SchemaTooNew
+from gradio_app.discussions.store import DiscussionStore
 from gradio_app.generation.models_zoo import HubStatus, ModelDownloads, hub_endpoint
 from gradio_app.generation.service import GenerationService
 from gradio_app.personalities.schema import PersonalityError
@@ -29,6 +33,8 @@ class AppContext:
     zoo: Zoo
     runner: WorkflowRunner
     notices: list[str] = field(default_factory=list)  # start-up problems to show the user
+    store: DiscussionStore | None = None  # None only when the database cannot be opened
+    ownership: Ownership = field(default_factory=Ownership)
     downloads: ModelDownloads | None = None
     hub: HubStatus | None = None
 
@@ -47,6 +53,7 @@ class AppContext:
         overrides: Mapping[str, Any] | None = None,
         override_problems: list[str] | None = None,
         locked: str = "",
+        ownership: Ownership | None = None,
     ) -> AppContext:
         """`overrides`: flat settings from flags/environment for this run (see config.py)."""
         paths = DataPaths(Path(data_dir)).ensure()
@@ -58,7 +65,9 @@ class AppContext:
         service = GenerationService()
         controller = SettingsController(paths, saved, service, overrides, locked=locked)
         zoo = Zoo(zoo_roots or [BUILTIN_ZOO, paths.user_zoo], trusted_roots=[BUILTIN_ZOO])
-        ctx = cls(paths, controller, service, zoo, WorkflowRunner(service, zoo), notices)
+        store = open_store(paths, notices)
+        runner = WorkflowRunner(service, zoo)
+        ctx = cls(paths, controller, service, zoo, runner, notices, store, ownership or Ownership())
         ctx.downloads = ModelDownloads(paths.models)
         ctx.hub = HubStatus(hub_endpoint())
         if load_model:
@@ -75,6 +84,7 @@ class AppContext:
         starting from the saved per-session settings."""
         session = ChatSession(personality_id=self.settings.default_personality)
         self.controller.session_defaults(session)
+        session.store = self.store  # saved once the UI knows the owner (see ui/discussion_tab.py)
         try:
             personality = self.zoo.get(self.settings.default_personality)
         except PersonalityError as e:
@@ -98,3 +108,17 @@ class AppContext:
             # a default that cannot load keeps the one the session has (reported where it is set)
             with contextlib.suppress(PersonalityError):
                 session.new_discussion(self.zoo.get(wanted))
+
+
+def open_store(paths: DataPaths, notices: list[str]) -> DiscussionStore | None:
+    """The discussions database; if it cannot be opened, say so and leave the file untouched."""
+    try:
+        return DiscussionStore(paths.discussions_db)
+    except (sqlite3.Error, SchemaTooNew, OSError) as e:
+        message = (
+            f"The discussions database {paths.discussions_db} could not be opened ({e}). "
+            "Discussions are NOT saved in this run; the file was left as it is."
+        )
+        notices.append(message)
+        log.error(message)
+        return None

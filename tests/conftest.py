@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -41,6 +42,27 @@ def service(model_path: Path):
     svc.load(model_path, LoadOptions(n_ctx=2048))
     yield svc
     svc.unload()
+
+
+_FACTS_LINE = re.compile(r"\n\n<sub>[^<]*</sub>$")
+
+
+def chat_texts(chat: list[dict]) -> list[tuple[str, str]]:
+    """(role, text) of each chatbot message as gradio_client returns it, without the subtle
+    per-answer facts line (tokens, speed, model) that the view appends."""
+    out = []
+    for m in chat:
+        content = m["content"]
+        text = content if isinstance(content, str) else "".join(p.get("text", "") for p in content)
+        out.append((m["role"], _FACTS_LINE.sub("", text)))
+    return out
+
+
+def facts_of(chat_message: dict) -> str:
+    content = chat_message["content"]
+    text = content if isinstance(content, str) else "".join(p.get("text", "") for p in content)
+    found = re.search(r"<sub>([^<]*)</sub>$", text)
+    return found.group(1) if found else ""
 
 
 def free_port() -> int:

@@ -13,16 +13,24 @@ from gradio_app.ui import discussion_tab, mcp_tools, settings_tab, zoo_tab
 from gradio_app.ui.render import chat_view
 
 TITLE = "Personalities WebUI"
+# The discussions list scrolls on its own; the per-answer facts line stays quiet.
+CSS = """
+#discussion-list { max-height: 440px; overflow-y: auto; }
+#chat sub { opacity: 0.6; font-size: 0.8em; }
+#message-actions { align-items: center; justify-content: flex-end; }
+#version-label { flex: 0 0 auto !important; width: auto !important; min-width: 0 !important; }
+"""
 
 
-def build_app(ctx: AppContext) -> gr.Blocks:
+def build_app(ctx: AppContext, chat_concurrency: int = discussion_tab.CHAT_CONCURRENCY) -> gr.Blocks:
+    """`chat_concurrency`: chats in flight at once (they queue fairly in front of the model)."""
     with gr.Blocks(title=TITLE) as demo:
         # Each browser gets its own ChatSession (Gradio deep-copies the initial value per session).
         state = gr.State(ctx.new_session())
         gr.Markdown("\n".join(f"⚠️ {n}" for n in ctx.notices), visible=bool(ctx.notices))
         with gr.Tabs() as tabs:
             with gr.Tab("Discussion", id="discussion"):
-                disc = discussion_tab.build(ctx, state)
+                disc = discussion_tab.build(ctx, state, chat_concurrency)
             with gr.Tab("Settings", id="settings"):
                 sett = settings_tab.build(ctx, state)
             with gr.Tab("Personalities Zoo", id="zoo"):
@@ -31,7 +39,7 @@ def build_app(ctx: AppContext) -> gr.Blocks:
 
         zoo_outputs = [zoo.language, zoo.category, zoo.personality, zoo.logo, zoo.card]
 
-        def on_load(session: ChatSession) -> list[Any]:
+        def view(session: ChatSession) -> list[Any]:
             return [
                 chat_view(session),
                 discussion_tab.current_header(ctx, session),
@@ -39,18 +47,23 @@ def build_app(ctx: AppContext) -> gr.Blocks:
                 *zoo_tab.zoo_position(ctx, session),
             ]
 
-        def on_select(personality_id: str | None, session: ChatSession) -> list[Any]:
-            status = zoo_tab.select_personality(ctx, session, personality_id)
-            return [*on_load(session), status, gr.Tabs(selected="discussion")]
-
-        def on_page_load(session: ChatSession) -> list[Any]:
+        def on_load(session: ChatSession, browser_id: str | None, request: gr.Request) -> list[Any]:
             ctx.refresh_new_session(session)  # settings saved since start-up apply to new pages
-            return on_load(session)
+            browser_id, side = discussion_tab.on_page_load(ctx, session, browser_id, request)
+            return [*view(session), browser_id, *side]
+
+        def on_select(personality_id: str | None, session: ChatSession, request: gr.Request) -> list[Any]:
+            discussion_tab.bind_owner(ctx, session, request)
+            session.cancel.set()  # a new discussion starts: stop what the old one was writing
+            status = zoo_tab.select_personality(ctx, session, personality_id)
+            return [*view(session), status, gr.Tabs(selected="discussion")]
 
         mcp_tools.register_tools(ctx)
         page = [disc.chatbot, disc.header, *sett.outputs, *zoo_outputs]
-        demo.load(on_page_load, state, page, api_visibility="private")
+        demo.load(on_load, [state, disc.browser_id], [*page, disc.browser_id, *disc.side], api_visibility="private")
+        zoo.select.click(
+            on_select, [zoo.personality, state], [*page, zoo_status, tabs], api_name="select_personality"
+        ).then(lambda s: discussion_tab.side_view(ctx, s), state, disc.side, api_visibility="private")
         for event in sett.model_changes:  # the header names the model in use
             event.then(partial(discussion_tab.current_header, ctx), state, disc.header, api_visibility="private")
-        zoo.select.click(on_select, [zoo.personality, state], [*page, zoo_status, tabs], api_name="select_personality")
     return demo

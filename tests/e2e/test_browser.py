@@ -1,6 +1,7 @@
 """A user in a real browser: chat and watch the answer stream, stop, start over, switch personality,
 override settings. Screenshots of each test land in test-artifacts/."""
 
+import re
 import time
 
 import pytest
@@ -10,9 +11,19 @@ from tests.e2e.conftest import ARTIFACTS
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
+# The text a user reads in each AI bubble, without the subtle facts line (<sub>) under it.
+_BOT_TEXTS = """els => els.map(el => {
+    const copy = el.cloneNode(true);
+    copy.querySelectorAll('sub').forEach(s => s.remove());
+    document.body.appendChild(copy);
+    const text = copy.innerText;
+    copy.remove();
+    return text.trim();
+})"""
+
+
 def bot_texts(page):
-    bots = page.locator('[data-testid="bot"]')
-    return [bots.nth(i).inner_text() for i in range(bots.count())]
+    return page.locator('[data-testid="bot"]').evaluate_all(_BOT_TEXTS)
 
 
 def send(page, text):
@@ -25,7 +36,8 @@ def wait_idle(page, timeout=60):
     deadline, last, stable = time.monotonic() + timeout, None, 0
     while time.monotonic() < deadline:
         now = bot_texts(page)
-        stable = stable + 1 if now == last else 0
+        waiting = any("⏳" in text for text in now)  # queued or thinking: not started yet
+        stable = stable + 1 if now == last and not waiting else 0
         if stable >= 6:
             return now
         last = now
@@ -115,3 +127,83 @@ def test_screenshots_of_every_tab(page):
         path = ARTIFACTS / f"tab-{tab.lower().replace(' ', '-')}.png"
         page.screenshot(path=str(path), full_page=True)
         assert path.stat().st_size > 10_000
+
+
+def user_texts(page):
+    users = page.locator('[data-testid="user"]')
+    return [users.nth(i).inner_text().strip() for i in range(users.count())]
+
+
+def test_reopen_an_old_discussion_from_the_sidebar(page):
+    set_override(page, n_predict=6)
+    send(page, "Remember the word pineapple.")
+    wait_idle(page)
+    page.get_by_role("button", name="New discussion").click()
+    page.wait_for_function("document.querySelectorAll('[data-testid=user]').length === 0")
+    send(page, "A second topic.")
+    wait_idle(page)
+    old = page.get_by_role("radio", name=re.compile("Remember the word pineapple"))
+    new = page.get_by_role("radio", name=re.compile("A second topic"))
+    assert new.is_checked() and not old.is_checked()
+    old.check()
+    page.wait_for_function(
+        "[...document.querySelectorAll('[data-testid=user]')].some(e => e.innerText.includes('pineapple'))"
+    )
+    assert user_texts(page) == ["Remember the word pineapple."]
+    assert len(bot_texts(page)) == 2 and bot_texts(page)[1]
+    # this browser keeps its discussions across a reload (its id lives in localStorage)
+    page.reload()
+    page.get_by_role("button", name="Send").wait_for()
+    page.get_by_role("radio", name=re.compile("A second topic")).wait_for()
+    assert page.get_by_role("radio", name=re.compile("Remember the word pineapple")).count() == 1
+    # delete one, after confirming
+    page.get_by_role("radio", name=re.compile("A second topic")).check()
+    page.get_by_text("This discussion").click()
+    page.get_by_role("button", name="Delete discussion").click()
+    page.get_by_text("and all its messages for good?").wait_for()
+    page.get_by_role("button", name="Yes, delete it").click()
+    page.get_by_role("radio", name=re.compile("A second topic")).wait_for(state="detached")
+    assert page.locator("#discussion-list").get_by_role("radio").count() == 1
+    # and another browser (a fresh context, its own storage) sees none of them
+    other = page.context.browser.new_context()
+    try:
+        stranger = other.new_page()
+        stranger.goto(page.url)
+        stranger.get_by_role("button", name="Send").wait_for()
+        stranger.locator('[data-testid="bot"]').first.wait_for()
+        assert stranger.locator("#discussion-list").get_by_role("radio").count() == 0
+    finally:
+        other.close()
+
+
+def test_regenerate_step_through_versions_and_edit(page):
+    set_override(page, n_predict=5, temperature="1.0")
+    send(page, "Name an animal.")
+    first = wait_idle(page)[-1]
+    page.locator('[data-testid="bot"]').last.hover()
+    page.get_by_role("button", name="Retry").last.click()
+    page.locator("#version-label").get_by_text("2/2").wait_for()
+    second = wait_idle(page)[-1]
+    assert len(bot_texts(page)) == 2  # a new version, not a new message
+    page.locator("#version-prev").click()
+    page.locator("#version-label").get_by_text("1/2").wait_for()
+    assert wait_idle(page)[-1] == first
+    page.locator("#version-next").click()
+    page.locator("#version-label").get_by_text("2/2").wait_for()
+    assert wait_idle(page)[-1] == second
+    # edit the answer by hand: it changes in place and says so
+    page.locator('[data-testid="bot"]').last.hover()
+    page.get_by_role("button", name="Edit").last.click()
+    box = page.locator("#chat textarea").last
+    box.fill("A red panda.")
+    page.get_by_role("button", name="Submit").last.click()
+    page.wait_for_function(
+        "[...document.querySelectorAll('[data-testid=bot]')].some(e => e.innerText.includes('edited'))"
+    )
+    assert bot_texts(page)[-1] == "A red panda."
+    # thumbs up: stored, and said in the answer's facts line
+    page.locator('[data-testid="bot"]').last.hover()
+    page.get_by_role("button", name="Like").last.click()
+    page.wait_for_function(
+        "[...document.querySelectorAll('[data-testid=bot] sub')].some(e => e.innerText.includes('👍'))"
+    )

@@ -8,7 +8,7 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
-from tests.conftest import FIXTURE_ZOO, LaunchedApp
+from tests.conftest import FIXTURE_ZOO, LaunchedApp, chat_texts
 
 pytestmark = [pytest.mark.ui, pytest.mark.slow]
 
@@ -16,7 +16,7 @@ PARAMS_ORDER = ["temperature", "top_k", "top_p", "repeat_penalty", "repeat_last_
 
 
 def texts(chat):
-    return [(m["role"], "".join(part.get("text", "") for part in m["content"])) for m in chat]
+    return chat_texts(chat)
 
 
 @pytest.fixture(scope="module")

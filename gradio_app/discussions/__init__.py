@@ -1,0 +1,1 @@
+"""Discussions: the SQLite store, ownership, automatic titles, export and import."""
