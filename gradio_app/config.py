@@ -20,6 +20,7 @@ import yaml
 
 from gradio_app.fileio import atomic_write_yaml
 from gradio_app.generation.params import PARAM_RANGES, GenerationParams
+from gradio_app.generation.state_cache import DEFAULT_STATE_CACHE_BYTES
 from gradio_app.personalities.prompt import PROMPT_FORMATS, PromptFormat
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,8 @@ class ModelSettings:
     n_batch: int = 512
     n_gpu_layers: int = 0  # -1 = every layer (only with a GPU build of llama.cpp)
     folders: tuple[str, ...] = ()  # extra folders searched for .gguf files
+    # Saved per-discussion model states (so discussions taking turns keep their evaluated history).
+    state_cache_mb: int = DEFAULT_STATE_CACHE_BYTES // 2**20
 
 
 @dataclass(frozen=True)
@@ -193,7 +196,12 @@ def _first_line(error: Exception) -> str:
 
 
 # Keys of the first settings files (flat), read so an old file keeps its values.
-_LEGACY_KEYS = {"model_path": "model.path", "n_ctx": "model.n_ctx", "n_threads": "model.n_threads"}
+_LEGACY_KEYS = {
+    "model_path": "model.path",
+    "n_ctx": "model.n_ctx",
+    "n_threads": "model.n_threads",
+    "state_cache_mb": "model.state_cache_mb",
+}
 _SECTIONS = ("model", "binding", "user_params")
 
 
@@ -448,6 +456,10 @@ SETTINGS: tuple[SettingKey, ...] = (
     SettingKey("model.n_gpu_layers", _M.n_gpu_layers, "int", "global",
                "layers offloaded to the GPU (-1 = all; needs a GPU build of llama.cpp)",
                -1, 10_000, env="PWEBUI_N_GPU_LAYERS", flag="--n-gpu-layers", loads_model=True),
+    SettingKey("model.state_cache_mb", _M.state_cache_mb, "int", "global",
+               "MiB of saved per-discussion model states, so discussions taking turns keep their evaluated "
+               "history (0 = no cache)", 0, 1_048_576, env="PWEBUI_STATE_CACHE_MB", flag="--state-cache-mb",
+               loads_model=True),
     SettingKey("model.folders", _M.folders, "folders", "global",
                f"extra folders searched for .gguf files (environment: separated by '{os.pathsep}')",
                env="PWEBUI_MODELS_DIRS", flag="--models-dir"),

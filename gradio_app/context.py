@@ -14,6 +14,7 @@ from gradio_app.config import BUILTIN_ZOO, AppSettings, DataPaths
 from gradio_app.discussions.ownership import Ownership
 from gradio_app.discussions.schema import SchemaTooNew
 from gradio_app.discussions.store import DiscussionStore
+from gradio_app.generation.bindings.base import LoadOptions
 from gradio_app.generation.models_zoo import HubStatus, ModelDownloads, hub_endpoint
 from gradio_app.generation.service import GenerationService
 from gradio_app.personalities.schema import PersonalityError
@@ -73,6 +74,10 @@ class AppContext:
         if load_model:
             ctx.load_model()
         return ctx
+
+    def load_options(self) -> LoadOptions:
+        """How the in-process model is loaded with the settings in force."""
+        return self.controller.load_options(self.settings)
 
     def load_model(self) -> None:
         """Load the configured model or connect the configured server; if that fails, say why

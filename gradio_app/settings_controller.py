@@ -302,7 +302,13 @@ class SettingsController:
     @staticmethod
     def load_options(settings: AppSettings) -> LoadOptions:
         m = settings.model
-        return LoadOptions(n_ctx=m.n_ctx, n_threads=m.n_threads, n_batch=m.n_batch, n_gpu_layers=m.n_gpu_layers)
+        return LoadOptions(
+            n_ctx=m.n_ctx,
+            n_threads=m.n_threads,
+            n_batch=m.n_batch,
+            n_gpu_layers=m.n_gpu_layers,
+            state_cache_bytes=m.state_cache_mb * 2**20,
+        )
 
     @staticmethod
     def server_options(settings: AppSettings) -> ServerOptions:

@@ -9,6 +9,7 @@ token.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 import time
@@ -34,6 +35,18 @@ log = logging.getLogger(__name__)
 
 # How often a waiting request wakes up to report its queue position or notice a cancel.
 _WAIT_POLL_S = 0.25
+
+
+def _accepts_cache_key(binding: Binding) -> bool:
+    """Bindings written before `cache_key` joined the protocol keep working (they just get none)."""
+    stream = getattr(binding, "stream", None)
+    if stream is None:
+        return False
+    try:
+        parameters = inspect.signature(stream).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "cache_key" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
 class ModelNotLoaded(GenerationError):
@@ -110,6 +123,7 @@ class GenerationResult:
 
     text: str = ""
     prompt_tokens: int = 0
+    cached_tokens: int = 0  # prompt tokens the model already held (its KV cache): not re-evaluated
     completion_tokens: int = 0
     stop_reason: str = ""
     stop_string: str | None = None
@@ -147,8 +161,10 @@ class GenerationStream:
         stops: list[str],
         cancel: threading.Event | None,
         max_tokens: int | None,
+        cache_key: str | None = None,
     ) -> None:
         self._service = service
+        self._cache_key = cache_key
         self._prompt = prompt
         self._params = params
         self._stops = stops
@@ -197,6 +213,7 @@ class GenerationStream:
         stats = StreamStats()
         pieces: list[str] = []
         gen_start = time.perf_counter()
+        extra = {"cache_key": self._cache_key} if _accepts_cache_key(binding) else {}
         source = binding.stream(
             self._prompt,
             params,
@@ -205,6 +222,7 @@ class GenerationStream:
             stops=detector.markers,
             cancel=self.cancel,
             stats=stats,
+            **extra,
         )
         try:
             for piece in source:
@@ -228,6 +246,7 @@ class GenerationStream:
                 close()
             result.text = "".join(pieces)
             result.prompt_tokens = stats.prompt_tokens
+            result.cached_tokens = stats.cached_tokens
             result.completion_tokens = stats.completion_tokens
             result.stop_reason = stats.stop_reason or "cancelled"
             result.stop_string = detector.marker
@@ -325,10 +344,23 @@ class GenerationService:
         *,
         cancel: threading.Event | None = None,
         max_tokens: int | None = None,
+        cache_key: str | None = None,
     ) -> GenerationStream:
-        """Start (lazily: on first iteration) a generation that stops at any of `stops`."""
+        """Start (lazily: on first iteration) a generation that stops at any of `stops`.
+
+        `cache_key` (a discussion id) lets the binding keep that discussion's evaluated history
+        while other discussions take turns; without it the prompt still reuses whatever prefix
+        the model holds.
+        """
         self._require_binding()
-        return GenerationStream(self, prompt, params, list(stops), cancel, max_tokens)
+        return GenerationStream(self, prompt, params, list(stops), cancel, max_tokens, cache_key)
+
+    def forget(self, cache_key: str) -> None:
+        """Drop what the binding keeps for `cache_key` (a deleted discussion). Harmless if none."""
+        binding = self._binding
+        forget = getattr(binding, "forget", None)
+        if forget is not None:
+            forget(cache_key)
 
     def generate(self, prompt: str, params: GenerationParams, stops: list[str] | tuple[str, ...] = ()) -> str:
         """Convenience for non-streaming callers (scripts, tests)."""

@@ -9,6 +9,12 @@ Two renderings of the same content:
 History that does not fit is dropped oldest-first, a whole exchange at a time; the conditioning and
 the new prompt are never dropped. Rendering is stable (earlier turns render identically as the
 discussion grows) so llama.cpp can reuse the evaluated prefix from one turn to the next.
+
+Trimming keeps that reuse too: the history is only ever cut at fixed points (one every
+TRIM_STEP_TOKENS_SHARE of the context, measured from the discussion's start), the first one that
+fits. Cutting at "the fewest exchanges that fit" would move the cut, and so change the prompt's
+start, at every turn of a long discussion and make the model re-evaluate the whole context each
+time; with fixed points the start stays put for many turns and only moves by a step.
 """
 
 from __future__ import annotations
@@ -24,6 +30,11 @@ from gradio_app.personalities.schema import PersonalityConfig, fill_placeholders
 PromptFormat = Literal["auto", "prefixes", "chat_template"]
 # No tokenizer we know packs more characters than this into one token on real text.
 MAX_CHARS_PER_TOKEN = 32
+# Distance between two cut points of the history, as a share of the context. Smaller: more of the
+# context kept on average, re-evaluated more often. Measured in UTF-8 bytes (~4 per token of
+# English, ~2-3 of CJK), which is stable and costs no tokenization of the whole history.
+TRIM_STEP_TOKENS_SHARE = 1 / 8
+BYTES_PER_TOKEN_ESTIMATE = 4
 PROMPT_FORMATS: tuple[str, ...] = ("auto", "prefixes", "chat_template")
 
 
@@ -111,25 +122,16 @@ class PromptBuilder:
             kept = [t for block in blocks[first_block:] for t in block]
             return self._render(config, kept, prompt, now)
 
-        # Fewest dropped exchanges that fit: binary search (rendered length is monotonic in it).
-        low, high = 0, len(blocks)
-        text = render_from(high)
+        text = render_from(len(blocks))
         n_tokens = self._count(text)
         if n_tokens >= n_ctx:
             raise PromptTooLong(
                 f"The message and the personality's conditioning take {n_tokens} tokens, more than "
                 f"the model's context of {n_ctx}. Shorten the message or raise the context size."
             )
-        best = (high, text, n_tokens)
-        while low < high:
-            mid = (low + high) // 2
-            candidate = render_from(mid)
-            count = self._count(candidate)
-            if count <= budget:
-                best, high = (mid, candidate, count), mid
-            else:
-                low = mid + 1
-        dropped_blocks, text, n_tokens = best
+        dropped_blocks, text, n_tokens = self._first_cut_that_fits(
+            trim_points(blocks, self.trim_step_bytes), render_from, budget, (len(blocks), text, n_tokens)
+        )
         dropped = sum(len(b) for b in blocks[:dropped_blocks])
         return BuiltPrompt(
             text=text,
@@ -140,6 +142,58 @@ class PromptBuilder:
             dropped_messages=dropped,
             stops=config.stop_strings(),
         )
+
+    @property
+    def trim_step_bytes(self) -> int:
+        return max(1, int(self._model.n_ctx * TRIM_STEP_TOKENS_SHARE * BYTES_PER_TOKEN_ESTIMATE))
+
+    def _first_cut_that_fits(
+        self,
+        cuts: list[int],
+        render_from: Callable[[int], str],
+        budget: int,
+        nothing_kept: tuple[int, str, int],
+    ) -> tuple[int, str, int]:
+        """The earliest cut (most history kept) whose prompt fits `budget`, as (cut, text, tokens).
+
+        The prompt shrinks as the cut moves later, so "fits" is monotonic along `cuts`. The usual
+        case (everything fits) costs one count; otherwise a galloping search from the newest end
+        counts only prompts of about the context's size, never the whole long history.
+        """
+
+        def attempt(index: int) -> tuple[int, str, int] | None:
+            cut = cuts[index]
+            if cut == nothing_kept[0]:
+                return nothing_kept
+            text = render_from(cut)
+            if len(text) > budget * MAX_CHARS_PER_TOKEN:
+                return None  # certain not to fit: no need to tokenize it
+            count = self._count(text)
+            return (cut, text, count) if count <= budget else None
+
+        first = attempt(0)
+        if first is not None:
+            return first
+        # Gallop back from the last cut (which keeps the least) to bracket the boundary...
+        fits_at, step = len(cuts) - 1, 1
+        best = attempt(fits_at)
+        assert best is not None  # the last cut keeps no history, and that was checked to fit
+        misses_at = 0
+        while fits_at - step > misses_at:
+            found = attempt(fits_at - step)
+            if found is None:
+                misses_at = fits_at - step
+                break
+            fits_at, best, step = fits_at - step, found, step * 2
+        # ...then binary search between the last miss and the first fit.
+        while fits_at - misses_at > 1:
+            mid = (fits_at + misses_at) // 2
+            found = attempt(mid)
+            if found is None:
+                misses_at = mid
+            else:
+                fits_at, best = mid, found
+        return best
 
     def _render(self, config: PersonalityConfig, turns: Sequence[Turn], prompt: str, now: _dt.datetime | None) -> str:
         conditioning = fill_placeholders(config.personality_conditioning, now)
@@ -202,6 +256,25 @@ def render_prefixes(config: PersonalityConfig, conditioning: str, turns: Sequenc
             awaiting_answer = False
     parts.append(user_prefix + prompt + link + ai_prefix)
     return "".join(parts)
+
+
+def trim_points(blocks: Sequence[Sequence[Turn]], step_bytes: int) -> list[int]:
+    """Where the history may be cut: 0 (keep all), then the first exchange at or after every
+    `step_bytes` of history counted from the discussion's start, then len(blocks) (keep none).
+
+    They depend only on the exchanges before them, which never change as the discussion grows,
+    so a cut chosen at one turn is still a cut point at the next.
+    """
+    cuts, total, next_mark = [0], 0, step_bytes
+    for i, block in enumerate(blocks):
+        if total >= next_mark and cuts[-1] != i:
+            cuts.append(i)
+            while next_mark <= total:
+                next_mark += step_bytes
+        total += sum(len(t.content.encode("utf-8")) for t in block)
+    if cuts[-1] != len(blocks):
+        cuts.append(len(blocks))
+    return cuts
 
 
 def _exchanges(turns: Sequence[Turn]) -> list[list[Turn]]:

@@ -23,6 +23,7 @@ from gradio_app.discussions.ownership import browser_id_or_new, browser_state_se
 from gradio_app.discussions.store import StoreError
 from gradio_app.personalities.schema import PersonalityError
 from gradio_app.session import ChatSession
+from gradio_app.ui.pacing import UpdatePacer
 from gradio_app.ui.render import (
     chat_view,
     discussion_choices,
@@ -34,7 +35,8 @@ from gradio_app.ui.render import (
 )
 from gradio_app.workflows.events import Done, ErrorOut, Event, TextChunk, Waiting
 
-# At most this many UI updates per second while streaming: a fast model must not flood the browser.
+# At most this many UI updates per second while streaming: a fast model must not flood the browser
+# (and fewer in a long chat, where each update costs the server more: see UpdatePacer).
 UPDATES_PER_SECOND = 20
 CHAT_CONCURRENCY = 16
 BROWSER_ID_KEY = "personalities-webui-browser-id"
@@ -112,8 +114,9 @@ def page_view(ctx: AppContext, session: ChatSession) -> list[Any]:
 
 
 def stream_chat(session: ChatSession, events: Iterator[Event]) -> Iterator[list[dict[str, Any]]]:
-    """Chatbot values while a turn runs, throttled to UPDATES_PER_SECOND (the last one always sent)."""
-    last_sent, waiting = 0.0, None
+    """Chatbot values while a turn runs, at most UPDATES_PER_SECOND and fewer when updates are
+    costly (a long chat: see UpdatePacer); the last one is always sent."""
+    pacer, waiting = UpdatePacer(max_per_second=UPDATES_PER_SECOND), None
     for event in events:
         if isinstance(event, TextChunk):
             waiting = None
@@ -125,10 +128,9 @@ def stream_chat(session: ChatSession, events: Iterator[Event]) -> Iterator[list[
             break
         else:
             continue
-        now = time.monotonic()
-        if now - last_sent >= 1 / UPDATES_PER_SECOND:
-            last_sent = now
-            yield chat_view(session, waiting)
+        if pacer.due():
+            with pacer.sending():
+                yield chat_view(session, waiting)
     yield chat_view(session)
 
 

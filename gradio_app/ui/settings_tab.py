@@ -46,6 +46,7 @@ GLOBAL_FIELDS = (
     "binding.model",
     "binding.timeout_s",
     "binding.n_ctx",
+    "model.state_cache_mb",
 )
 assert set(GLOBAL_FIELDS) == set(GLOBAL_KEYS)
 _DOWNLOAD_POLL_S = 0.5
@@ -293,7 +294,16 @@ def build(ctx: AppContext, state: gr.State) -> SettingsTab:
                 interactive=gpu and not locked,
                 info=None if gpu else "this llama.cpp build has no GPU offload",
             )
-        folders = gr.Textbox(label="Extra models folders (one per line)", lines=2, interactive=not locked)
+        with gr.Row():
+            folders = gr.Textbox(label="Extra models folders (one per line)", lines=2, interactive=not locked, scale=3)
+            state_cache_mb = gr.Number(
+                label="Saved discussion states (MiB, 0 = off)",
+                info="discussions taking turns keep their evaluated history",
+                precision=0,
+                minimum=0,
+                interactive=not locked,
+                scale=1,
+            )
         with gr.Row():
             load = gr.Button("Load model now", interactive=not locked)
             unload = gr.Button("Unload model", interactive=not locked)
@@ -390,6 +400,7 @@ def build(ctx: AppContext, state: gr.State) -> SettingsTab:
         server_model,
         timeout,
         server_n_ctx,
+        state_cache_mb,
     ]
     tab = SettingsTab(
         banner, model_info, global_fields, prompt_format, override, params, data, zoo_table, baseline, status
@@ -446,6 +457,7 @@ def build(ctx: AppContext, state: gr.State) -> SettingsTab:
             server_model: str | None = None,
             server_timeout: float | None = None,
             server_n_ctx: int | None = None,
+            state_cache_mb: int | None = None,
             session: ChatSession | None = None,
             shown: dict[str, Any] | None = None,
             progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented idiom
@@ -454,7 +466,8 @@ def build(ctx: AppContext, state: gr.State) -> SettingsTab:
             sampling = (prompt_format, override, temperature, top_k, top_p, repeat_penalty, repeat_last_n,
                         n_predict, seed)  # fmt: skip
             globals_in = (default_personality, model_path, n_ctx, n_threads, n_batch, n_gpu_layers, model_folders,
-                          binding, server_url, server_api_key, server_model, server_timeout, server_n_ctx)  # fmt: skip
+                          binding, server_url, server_api_key, server_model, server_timeout, server_n_ctx,
+                          state_cache_mb)  # fmt: skip
             return run(action, session, shown or {}, sampling, globals_in, progress)
 
         return handler

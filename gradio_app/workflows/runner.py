@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from gradio_app.discussions.store import StoreError
+from gradio_app.generation.ahead import run_ahead
 from gradio_app.generation.bindings.base import GenerationError
 from gradio_app.generation.params import GenerationParams, merge
 from gradio_app.generation.service import GenerationResult, GenerationService
@@ -128,7 +129,14 @@ class WorkflowRunner:
             prompt, max_tokens = built.text, built.max_new_tokens
             if continuing is not None:
                 prompt, max_tokens = self._continuation_prompt(built, prefix, params)
-            stream = self.service.stream(prompt, params, built.stops, cancel=session.cancel, max_tokens=max_tokens)
+            stream = self.service.stream(
+                prompt,
+                params,
+                built.stops,
+                cancel=session.cancel,
+                max_tokens=max_tokens,
+                cache_key=session.discussion_id,  # its history stays evaluated while others talk
+            )
             if continuing is not None:
                 answer = continuing
                 session.resume_answer(answer)
@@ -136,7 +144,8 @@ class WorkflowRunner:
                 answer = session.start_answer(question, personality.name)
             yield Waiting(0)  # the message is saved; the answer is on its way (shown at once)
             last_save = time.monotonic()
-            pieces = iter(stream)
+            # Generated in a worker thread: the model keeps going while the UI renders an update.
+            pieces = run_ahead(iter(stream))
             try:
                 for piece in pieces:
                     if not piece:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from gradio_app.generation.params import GenerationParams
+from gradio_app.generation.state_cache import DEFAULT_STATE_CACHE_BYTES
 
 
 class ModelLoadError(RuntimeError):
@@ -20,12 +21,17 @@ class GenerationError(RuntimeError):
 
 @dataclass(frozen=True)
 class LoadOptions:
-    """How to load a model. threads=None means every core (llama-cpp-python would use half)."""
+    """How to load a model. threads=None means every core (llama-cpp-python would use half).
+
+    state_cache_bytes bounds the saved per-discussion model states (see generation/state_cache.py);
+    0 turns the cache off.
+    """
 
     n_ctx: int = 4096
     n_threads: int | None = None
     n_batch: int = 512
     n_gpu_layers: int = 0
+    state_cache_bytes: int = DEFAULT_STATE_CACHE_BYTES
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,7 @@ class StreamStats:
     """Filled in by a binding while it streams: what was evaluated and why it ended."""
 
     prompt_tokens: int = 0
+    cached_tokens: int = 0  # prompt tokens found already evaluated (KV cache), not re-evaluated
     completion_tokens: int = 0
     # "eos" | "length" | "cancelled" | "stop_string" | "context" | "stop" (a server ended the answer
     # at EOS or at one of our stop strings; the OpenAI protocol does not say which)
@@ -85,12 +92,17 @@ class Binding(Protocol):
         stops: list[str],
         cancel: threading.Event,
         stats: StreamStats,
+        cache_key: str | None = None,
     ) -> Iterator[str]:
         """Yield decoded text pieces until EOS, `max_tokens`, or `cancel` is set.
 
         GenerationService scans the pieces for `stops` itself and closes the iterator at the first
         hit, so every binding shows the same hold-back behaviour; a remote binding may also pass
         `stops` to its server to save the tokens after the hit.
+
+        `cache_key` names the conversation the prompt continues (the discussion id), so a binding
+        that keeps evaluated state can keep one per conversation; None = no particular one. A
+        binding without such state ignores it.
         """
         ...
 

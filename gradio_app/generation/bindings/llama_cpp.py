@@ -7,8 +7,11 @@ import ctypes
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from gradio_app.generation.bindings.base import (
     GenerationError,
@@ -18,6 +21,7 @@ from gradio_app.generation.bindings.base import (
     StreamStats,
 )
 from gradio_app.generation.params import GenerationParams
+from gradio_app.generation.state_cache import StateCache
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +68,29 @@ def check_model_file(path: Path) -> int:
     return size
 
 
+@dataclass(frozen=True)
+class SavedState:
+    """One discussion's evaluated tokens and llama.cpp's copy of their KV cache (sequence 0)."""
+
+    tokens: np.ndarray
+    data: ctypes.Array[ctypes.c_uint8]
+    size: int
+
+    @property
+    def nbytes(self) -> int:
+        return self.size + self.tokens.nbytes
+
+
+def _common_prefix(have: Sequence[int] | np.ndarray, want: Sequence[int]) -> int:
+    """Length of the common start of two token sequences (vectorized: prompts are long)."""
+    n = min(len(have), len(want))
+    if n == 0:
+        return 0
+    differ = np.asarray(have[:n]) != np.asarray(want[:n], dtype=np.intc)
+    first = int(np.argmax(differ))
+    return first if differ[first] else n
+
+
 class LlamaCppBinding:
     """One loaded `Llama`. Not thread-safe: only GenerationService calls it, one call at a time."""
 
@@ -93,6 +120,10 @@ class LlamaCppBinding:
         meta = dict(self._llm.metadata)
         self._vocab = self._llm._model.vocab
         self._pieces: dict[int, bytes] = {}
+        # Whose prompt the live KV cache holds (a discussion id; None = nobody in particular), and
+        # the others' saved states, bounded in bytes.
+        self._live_key: str | None = None
+        self.states: StateCache[SavedState] = StateCache(options.state_cache_bytes)
         bos, eos = self._llm.token_bos(), self._llm.token_eos()
         self.info = ModelInfo(
             name=meta.get("general.name") or path.stem,
@@ -148,6 +179,7 @@ class LlamaCppBinding:
         stops: list[str],
         cancel: threading.Event,
         stats: StreamStats,
+        cache_key: str | None = None,
     ) -> Iterator[str]:
         from llama_cpp import llama_cpp as lib
 
@@ -168,7 +200,8 @@ class LlamaCppBinding:
         # tokens), which is llama-cpp-python's own semantics.
         llm.last_n_tokens_size = params.repeat_last_n
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._evaluate_all_but_last(tokens)
+        self._switch_to(cache_key, tokens)
+        stats.cached_tokens = self._evaluate_all_but_last(tokens)
         generator = llm.generate(
             tokens,
             top_k=params.top_k,
@@ -201,7 +234,7 @@ class LlamaCppBinding:
         finally:
             generator.close()
 
-    def _evaluate_all_but_last(self, tokens: list[int]) -> None:
+    def _evaluate_all_but_last(self, tokens: list[int]) -> int:
         """Bring the KV cache to `tokens[:-1]`, reusing the longest cached prefix.
 
         Why: llama.cpp's CPU kernels round differently for a one-token batch than for a long one,
@@ -210,21 +243,77 @@ class LlamaCppBinding:
         give a different answer the second time. Evaluating the last prompt token always on its
         own (Llama.generate() then finds everything before it cached and evaluates just that one)
         makes the first logits, and so the whole seeded answer, independent of the cache history.
+        Returns how many prompt tokens were found in the cache.
         """
         llm = self._llm
-        cached = llm._input_ids
-        keep = 0
-        for have, want in zip(cached, tokens[:-1], strict=False):
-            if have != want:
-                break
-            keep += 1
+        keep = _common_prefix(llm._input_ids, tokens[:-1])
         if keep == 0 and llm.n_tokens > 0:
             llm.reset()
         llm.n_tokens = keep
         if keep < len(tokens) - 1:
             llm.eval(tokens[keep:-1])
+        return keep
+
+    # -- per-discussion states ---------------------------------------------------------------
+    def _switch_to(self, key: str | None, tokens: list[int]) -> None:
+        """Make the live KV cache the best start for `key`'s prompt `tokens`.
+
+        The live state belongs to the discussion that spoke last; before another prompt overwrites
+        it, it is saved under that discussion's key. If `key` has a saved state that shares more
+        of the prompt than the live one does, it is restored. A restored state is byte for byte
+        what was saved, and the prompt's last token is still evaluated on its own afterwards, so
+        the answer is the one the discussion would have had if nobody had interrupted it.
+        """
+        if key == self._live_key:
+            return
+        llm = self._llm
+        saved = self.states.pop(key) if key is not None else None
+        if self._live_key is not None and llm.n_tokens > 0 and self.states.max_bytes > 0:
+            state = self._save_state()
+            if state.size > 0:  # llama.cpp copied nothing: keep nothing rather than an empty cache
+                self.states.put(self._live_key, state)
+        if saved is not None and _common_prefix(saved.tokens, tokens) > _common_prefix(llm._input_ids, tokens):
+            self._load_state(saved)
+        self._live_key = key
+
+    def _save_state(self) -> SavedState:
+        from llama_cpp import llama_cpp as lib
+
+        llm = self._llm
+        llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)  # only the evaluated tokens, nothing stale
+        ctx = llm._ctx.ctx
+        size = lib.llama_state_seq_get_size(ctx, 0)
+        data = (ctypes.c_uint8 * size)()
+        written = int(lib.llama_state_seq_get_data(ctx, data, size, 0))
+        return SavedState(np.array(llm._input_ids, dtype=np.intc), data, written if 0 < written <= size else 0)
+
+    def _load_state(self, state: SavedState) -> None:
+        """Put a saved state back; if llama.cpp refuses it, start from an empty cache instead."""
+        from llama_cpp import llama_cpp as lib
+
+        llm = self._llm
+        llm._ctx.kv_cache_clear()
+        llm.n_tokens = 0
+        if lib.llama_state_seq_set_data(llm._ctx.ctx, state.data, state.size, 0) != state.size:
+            log.warning("could not restore a saved model state; evaluating the prompt afresh")
+            llm.reset()
+            llm._ctx.kv_cache_clear()
+            return
+        n = len(state.tokens)
+        llm.input_ids[:n] = state.tokens
+        llm.n_tokens = n
+        llm._requires_eval = True  # the logits were not saved: evaluate before sampling
+
+    def forget(self, key: str) -> None:
+        """Drop `key`'s saved state (its discussion was deleted). The live cache stays usable."""
+        self.states.discard(key)
+        if key == self._live_key:
+            self._live_key = None
 
     def close(self) -> None:
+        states = getattr(self, "states", None)
+        if states is not None:
+            states.clear()
         llm, self._llm = getattr(self, "_llm", None), None
         if llm is not None:
             llm.close()
