@@ -1,5 +1,8 @@
 """Personalities WebUI entry point: `python app.py [--host H] [--port P] [--share] [--model F] [--data-dir D]
-[--auth USER:PASSWORD]... [--auth-file FILE] [--single-user]`."""
+[--auth USER:PASSWORD]... [--auth-file FILE] [--single-user]`.
+
+Every setting with a flag (`--n-ctx`, `--binding`, `--server-url`...) overrides settings.yaml for
+this run; see docs/settings.md."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import logging
 import os
 from pathlib import Path
 
+from gradio_app.config import add_setting_flags, overrides_from_args, settings_lock
 from gradio_app.hosting import host_defaults
 
 
@@ -17,7 +21,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default=defaults.host, help="interface to bind (0.0.0.0 on a Space)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PWEBUI_PORT", "7860")), help="port")
     parser.add_argument("--share", action="store_true", help="also open a public Gradio share link")
-    parser.add_argument("--model", metavar="PATH", help="GGUF model file (default: the embedded SmolLM2)")
     parser.add_argument(
         "--data-dir",
         metavar="DIR",
@@ -72,12 +75,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="requests waiting beyond --concurrency; more are refused with 'queue is full' (default 64)",
     )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    add_setting_flags(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.log_level != "DEBUG":  # one line per HTTP request (server binding, downloads) is noise
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     from gradio_app.auth import AuthError, credentials, exposure_warning
     from gradio_app.context import AppContext
     from gradio_app.discussions.ownership import Ownership
@@ -95,7 +101,14 @@ def main(argv: list[str] | None = None) -> None:
         print(warning, flush=True)
         logging.warning(warning)
     ownership = Ownership("single" if args.single_user else "users" if users else "browsers")
-    ctx = AppContext.create(args.data_dir, model_path=args.model, ownership=ownership)
+    overrides, problems = overrides_from_args(args)
+    ctx = AppContext.create(
+        args.data_dir,
+        overrides=overrides,
+        override_problems=problems,
+        locked=settings_lock(args),
+        ownership=ownership,
+    )
     local_only = args.host in ("127.0.0.1", "localhost", "::1") and not args.share and not where.on_space
     ctx.allow_trust = args.allow_trust or local_only
     for notice in ctx.notices:

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from gradio_app.config import BUILTIN_ZOO, AppSettings, DataPaths
 from gradio_app.discussions.ownership import Ownership
 from gradio_app.discussions.schema import SchemaTooNew
 from gradio_app.discussions.store import DiscussionStore
-from gradio_app.generation.bindings.base import LoadOptions, ModelLoadError
-from gradio_app.generation.default_model import DefaultModelMissing, default_model_path
+from gradio_app.generation.bindings.base import LoadOptions
+from gradio_app.generation.models_zoo import HubStatus, ModelDownloads, hub_endpoint
 from gradio_app.generation.service import GenerationService
 from gradio_app.personalities.install import Installer
 from gradio_app.personalities.schema import PersonalityError
 from gradio_app.personalities.zoo import Zoo
 from gradio_app.session import ChatSession
+from gradio_app.settings_controller import SettingsController
 from gradio_app.workflows.runner import WorkflowRunner
 
 log = logging.getLogger(__name__)
@@ -26,7 +30,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class AppContext:
     paths: DataPaths
-    settings: AppSettings
+    controller: SettingsController
     service: GenerationService
     zoo: Zoo
     runner: WorkflowRunner
@@ -37,6 +41,13 @@ class AppContext:
     # May visitors trust personalities from elsewhere (which lets their scripts run here)? Only
     # when the app is reachable by its owner alone, unless started with --allow-trust.
     allow_trust: bool = True
+    downloads: ModelDownloads | None = None
+    hub: HubStatus | None = None
+
+    @property
+    def settings(self) -> AppSettings:
+        """The settings in force (global ones) and the defaults new sessions start from."""
+        return self.controller.live
 
     @classmethod
     def create(
@@ -45,51 +56,44 @@ class AppContext:
         model_path: str | None = None,
         zoo_roots: list[Path] | None = None,
         load_model: bool = True,
+        overrides: Mapping[str, Any] | None = None,
+        override_problems: list[str] | None = None,
+        locked: str = "",
         ownership: Ownership | None = None,
     ) -> AppContext:
+        """`overrides`: flat settings from flags/environment for this run (see config.py)."""
         paths = DataPaths(Path(data_dir)).ensure()
-        settings, notices = AppSettings.load(paths.settings_file)
+        saved, notices = AppSettings.load(paths.settings_file)
+        notices += override_problems or []
+        overrides = dict(overrides or {})
         if model_path:
-            settings.model_path = model_path
+            overrides["model.path"] = model_path
         service = GenerationService()
+        controller = SettingsController(paths, saved, service, overrides, locked=locked)
         zoo = Zoo(zoo_roots or [BUILTIN_ZOO, paths.user_zoo], trusted_roots=[BUILTIN_ZOO])
         store = open_store(paths, notices)
         runner = WorkflowRunner(service, zoo, paths=paths)
-        ctx = cls(paths, settings, service, zoo, runner, notices, store, ownership or Ownership())
+        ctx = cls(paths, controller, service, zoo, runner, notices, store, ownership or Ownership())
+        ctx.downloads = ModelDownloads(paths.models)
+        ctx.hub = HubStatus(hub_endpoint())
         if load_model:
             ctx.load_model()
         return ctx
 
     def load_options(self) -> LoadOptions:
-        return LoadOptions(
-            n_ctx=self.settings.n_ctx,
-            n_threads=self.settings.n_threads,
-            state_cache_bytes=self.settings.state_cache_mb * 2**20,
-        )
+        """How the in-process model is loaded with the settings in force."""
+        return self.controller.load_options(self.settings)
 
     def load_model(self) -> None:
-        """Load the configured model; if that fails, say why and fall back to the default one."""
-        wanted = self.settings.model_path
-        try:
-            if wanted:
-                try:
-                    self.service.load(wanted, self.load_options())
-                    return
-                except ModelLoadError as e:
-                    self.notices.append(f"{e} — using the embedded default model instead.")
-            self.service.load(default_model_path(), self.load_options())
-        except (ModelLoadError, DefaultModelMissing) as e:
-            self.notices.append(str(e))
-            log.error("no model loaded: %s", e)
+        """Load the configured model or connect the configured server; if that fails, say why
+        and fall back to the embedded default model."""
+        self.notices.extend(self.controller.start())
 
     def new_session(self) -> ChatSession:
-        """A session on the default personality (or the first usable one), welcome message shown."""
-        session = ChatSession(
-            personality_id=self.settings.default_personality,
-            override=self.settings.override_personality_params,
-            user_params=self.settings.user_params,
-            prompt_format=self.settings.prompt_format,
-        )
+        """A session on the default personality (or the first usable one), welcome message shown,
+        starting from the saved per-session settings."""
+        session = ChatSession(personality_id=self.settings.default_personality)
+        self.controller.session_defaults(session)
         session.store = self.store  # saved once the UI knows the owner (see ui/discussion_tab.py)
         try:
             personality = self.zoo.get(self.settings.default_personality)
@@ -102,6 +106,18 @@ class AppContext:
             assert personality is not None
         session.new_discussion(personality)
         return session
+
+    def refresh_new_session(self, session: ChatSession) -> None:
+        """A page's session is a copy of the one built at start-up: until it has a user message,
+        bring it to the settings saved since (per-session defaults, default personality)."""
+        if any(m.role == "user" for m in session.messages):
+            return
+        self.controller.session_defaults(session)
+        wanted = self.settings.default_personality
+        if session.personality_id != wanted:
+            # a default that cannot load keeps the one the session has (reported where it is set)
+            with contextlib.suppress(PersonalityError):
+                session.new_discussion(self.zoo.get(wanted))
 
 
 def open_store(paths: DataPaths, notices: list[str]) -> DiscussionStore | None:

@@ -114,3 +114,56 @@ def launched_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedA
     app = LaunchedApp(tmp_path_factory.mktemp("app-data"))
     yield app
     app.stop()
+
+
+class LlamaServer:
+    """llama-cpp-python's own OpenAI-compatible server (`python -m llama_cpp.server`) on a free
+    port, serving the default model: the real thing our server binding talks to."""
+
+    def __init__(self, model: Path, log_path: Path, n_ctx: int = 2048) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.log_path = log_path
+        self._log = log_path.open("w")
+        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1"]
+        cmd += ["--port", str(self.port), "--n_ctx", str(n_ctx), "--n_threads", "2", "--verbose", "False"]
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 120) -> None:
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"llama_cpp.server exited early:\n{self.log_path.read_text(errors='replace')}")
+            try:
+                if httpx.get(f"{self.url}/models", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"llama_cpp.server did not start in {timeout}s")
+
+    def kill(self) -> None:
+        """Die the hard way (SIGKILL): what a crashed server looks like to its clients."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(15)
+        self._log.close()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self._log.close()
+
+
+@pytest.fixture(scope="session")
+def llama_server(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
+    server = LlamaServer(model_path, tmp_path_factory.mktemp("llama-server") / "server.log")
+    yield server
+    server.stop()

@@ -272,14 +272,25 @@ class GenerationService:
     def load(self, model_path: str | Path, options: LoadOptions | None = None) -> ModelInfo:
         """Load a model (waiting for any running generation). On failure the old model stays."""
         options = options or self._options
+        info = self.connect(lambda: self._factory(str(model_path), options))
+        self._options = options
+        return info
+
+    def connect(self, make_binding: Callable[[], Binding]) -> ModelInfo:
+        """Swap in the binding `make_binding` builds (a model file, a server connection...).
+
+        It takes its turn in the same queue as generations, so a generation in flight finishes
+        (or is stopped) first and no request ever sees half a switch. On failure the old binding
+        stays and `load_error` says why.
+        """
         with self._queue.hold():
             try:
-                new = self._factory(str(model_path), options)
+                new = make_binding()
             except ModelLoadError as e:
                 self.load_error = str(e)
                 log.error("model load failed: %s", e)
                 raise
-            old, self._binding, self._options = self._binding, new, options
+            old, self._binding = self._binding, new
             self.load_error = None
             if old is not None:
                 old.close()
@@ -314,8 +325,8 @@ class GenerationService:
         return self._binding
 
     # -- text <-> tokens (the vocabulary is read-only, so no queue needed) ---------------------
-    def count_tokens(self, text: str) -> int:
-        return self._require_binding().count_tokens(text)
+    def count_tokens(self, text: str, *, add_bos: bool = False) -> int:
+        return self._require_binding().count_tokens(text, add_bos=add_bos)
 
     def tokenize(self, text: str, *, add_bos: bool = True) -> list[int]:
         return self._require_binding().tokenize(text, add_bos=add_bos)

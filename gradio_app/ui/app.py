@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import gradio as gr
@@ -48,6 +49,7 @@ def build_app(ctx: AppContext, chat_concurrency: int = discussion_tab.CHAT_CONCU
 
         def on_load(session: ChatSession, browser_id: str | None, request: gr.Request) -> list[Any]:
             ctx.zoo.rescan()  # cheap (unchanged personalities are reused): shows add_personality's work
+            ctx.refresh_new_session(session)  # settings saved since start-up apply to new pages
             browser_id, side = discussion_tab.on_page_load(ctx, session, browser_id, request)
             return [*view(session), browser_id, *side]
 
@@ -71,4 +73,6 @@ def build_app(ctx: AppContext, chat_concurrency: int = discussion_tab.CHAT_CONCU
             api_name="select_personality",
             concurrency_limit=zoo_tab.ACTION_CONCURRENCY,  # an install can take minutes: do not block others
         ).then(lambda s: discussion_tab.side_view(ctx, s), state, disc.side, api_visibility="private")
+        for event in sett.model_changes:  # the header names the model in use
+            event.then(partial(discussion_tab.current_header, ctx), state, disc.header, api_visibility="private")
     return demo

@@ -63,7 +63,7 @@ class WorkflowRunner:
     def prompt_builder(self, session: ChatSession) -> PromptBuilder:
         info = self.service.model_info()
         model = ModelPromptInfo(info.n_ctx, info.chat_template, info.bos_token, info.eos_token, info.adds_bos)
-        return PromptBuilder(lambda text: len(self.service.tokenize(text)), model, session.prompt_format)
+        return PromptBuilder(lambda text: self.service.count_tokens(text, add_bos=True), model, session.prompt_format)
 
     # -- the kinds of turn ----------------------------------------------------------------------
     def run_turn(self, session: ChatSession, text: str) -> Iterator[Event]:

@@ -49,6 +49,10 @@ class ModelInfo:
     adds_bos: bool  # the tokenizer prepends BOS itself (so a template's literal BOS must go)
     binding: str
     metadata: dict[str, str] = field(default_factory=dict)
+    # False: token counts are a conservative estimate (a server without a tokenize endpoint),
+    # so the prompt budget keeps a safety margin; True: the model's own tokenizer counts.
+    exact_token_counts: bool = True
+    source: str = ""  # where the model runs: a file path, or a server URL
 
 
 @dataclass
@@ -58,7 +62,9 @@ class StreamStats:
     prompt_tokens: int = 0
     cached_tokens: int = 0  # prompt tokens found already evaluated (KV cache), not re-evaluated
     completion_tokens: int = 0
-    stop_reason: str = ""  # "eos" | "length" | "cancelled" | "stop_string" | "context"
+    # "eos" | "length" | "cancelled" | "stop_string" | "context" | "stop" (a server ended the answer
+    # at EOS or at one of our stop strings; the OpenAI protocol does not say which)
+    stop_reason: str = ""
     seed: int = -1
 
 
@@ -72,7 +78,9 @@ class Binding(Protocol):
 
     def detokenize(self, tokens: list[int]) -> str: ...
 
-    def count_tokens(self, text: str) -> int: ...
+    def count_tokens(self, text: str, *, add_bos: bool = False) -> int:
+        """Tokens `text` takes; add_bos=True counts as a prompt is counted (BOS included)."""
+        ...
 
     def stream(
         self,

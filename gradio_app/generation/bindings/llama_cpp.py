@@ -137,6 +137,7 @@ class LlamaCppBinding:
             adds_bos=bos >= 0 and self._llm.tokenize(b"a", add_bos=True)[:1] == [bos],
             binding=self.name,
             metadata={k: v for k, v in meta.items() if k != "tokenizer.chat_template"},
+            source=str(path),
         )
         log.info("loaded %s (%d threads, n_ctx=%d)", path.name, threads, self.info.n_ctx)
 
@@ -165,8 +166,8 @@ class LlamaCppBinding:
     def detokenize(self, tokens: list[int]) -> str:
         return b"".join(self._piece(t) for t in tokens).decode("utf-8", errors="replace")
 
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenize(text, add_bos=False))
+    def count_tokens(self, text: str, *, add_bos: bool = False) -> int:
+        return len(self.tokenize(text, add_bos=add_bos))
 
     def stream(
         self,
