@@ -27,8 +27,12 @@ def bot_texts(page):
 
 
 def send(page, text):
-    page.get_by_placeholder("Type your message").fill(text)
+    """Type and send, then wait until the message is in the discussion (on a loaded machine a
+    click can land while the page is still busy with the previous event)."""
+    box = page.get_by_placeholder("Type your message")
+    box.fill(text)
     page.get_by_role("button", name="Send").click()
+    page.locator('[data-testid="user"]', has_text=text[:40]).last.wait_for(timeout=60_000)
 
 
 def wait_idle(page, timeout=60):
@@ -81,8 +85,13 @@ def test_chat_streams_the_answer(page):
 def test_stop_interrupts_a_long_answer(page):
     set_override(page, n_predict=3000, temperature="0.8")
     send(page, "Write a very long story about a dragon, with many chapters.")
-    page.wait_for_function("document.querySelectorAll('[data-testid=bot]').length >= 2")
-    time.sleep(1.0)
+    # the answer has begun (on a loaded machine the first token can take a while)
+    page.wait_for_function(
+        "(() => { const b = [...document.querySelectorAll('[data-testid=bot]')];"
+        " return b.length >= 2 && b[b.length - 1].innerText.trim().length > 3"
+        " && !b[b.length - 1].innerText.includes('⏳'); })()",
+        timeout=60_000,
+    )
     page.get_by_role("button", name="Stop").click()
     stopped = wait_idle(page, timeout=20)
     assert len(stopped[-1]) > 0
@@ -144,6 +153,7 @@ def test_reopen_an_old_discussion_from_the_sidebar(page):
     wait_idle(page)
     old = page.get_by_role("radio", name=re.compile("Remember the word pineapple"))
     new = page.get_by_role("radio", name=re.compile("A second topic"))
+    new.wait_for(timeout=60_000)  # the sidebar list refreshes after the answer
     assert new.is_checked() and not old.is_checked()
     old.check()
     page.wait_for_function(
