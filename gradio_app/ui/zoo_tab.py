@@ -221,8 +221,9 @@ def build(ctx: AppContext, state: gr.State) -> ZooTab:
     search_info = gr.Markdown()
     with gr.Row():
         language = gr.Dropdown(zoo.languages(), label="Language")
-        category = gr.Dropdown([], label="Category")
-        # allow_custom_value: API callers pass any id; every action validates it.
+        # allow_custom_value: API clients never run the page's load event that fills these
+        # choices, so they pass any language/category/id; every action validates it.
+        category = gr.Dropdown([], label="Category", allow_custom_value=True)
         personality = gr.Dropdown([], label="Personality", allow_custom_value=True)
     with gr.Row():
         logo = gr.Image(label="Logo", type="pil", height=200, width=200, interactive=False, scale=1)

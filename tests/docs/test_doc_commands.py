@@ -1,0 +1,171 @@
+"""Every example command in the docs runs as written (or, for tools this machine cannot run, its
+flags are checked against the tool itself). A doc that drifts from the code fails here.
+
+Commands of external servers that are not installed here (llama.cpp's `llama-server`, vLLM, Ollama,
+Docker/TGI) are listed in EXTERNAL; everything else must be handled by one of the checks below.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from app import parse_args
+from gradio_app.config import AppSettings, overrides_from_args
+from tests.conftest import FIXTURE_ZOO, PROJECT_ROOT, SHARED_FIXTURES, LaunchedApp
+
+DOCS = [
+    *sorted((PROJECT_ROOT / "docs").glob("*.md")),
+    PROJECT_ROOT / "README.md",
+    PROJECT_ROOT / "bench" / "README.md",
+    PROJECT_ROOT / "shared" / "sd_models" / "README.md",
+]
+EXTERNAL = ("llama-server ", "vllm ", "ollama ", "docker ", "pip install ", "curl ")  # curl: tests/api
+
+
+def blocks(path: Path, language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)\n```", path.read_text(encoding="utf-8"), re.S)
+
+
+def shell_commands() -> list[tuple[str, str]]:
+    """(doc name, command) for every line of every bash block (continuations joined)."""
+    found = []
+    for doc in DOCS:
+        for block in blocks(doc, "bash"):
+            for line in block.replace("\\\n", " ").splitlines():
+                command = line.split(" #", 1)[0].strip()
+                if command and not command.startswith("#"):
+                    found.append((doc.name, command))
+    return found
+
+
+COMMANDS = shell_commands()
+
+
+def words(command: str) -> list[str]:
+    return shlex.split(command)
+
+
+def test_every_documented_command_is_covered_by_a_check():
+    checks = ("python app.py", "python -m gradio_app.add_personality", "scripts/add_personality.sh")
+    checks += ("python -m llama_cpp.server", "python bench/", ".venv/bin/", "python3 -m venv")
+    unchecked = [(doc, c) for doc, c in COMMANDS if not c.startswith(checks) and not c.startswith(EXTERNAL)]
+    assert not unchecked, f"commands in the docs that no test checks: {unchecked}"
+
+
+APP_COMMANDS = sorted({c for _, c in COMMANDS if c.startswith("python app.py")})
+
+
+@pytest.mark.parametrize("command", APP_COMMANDS)
+def test_app_commands_parse_and_their_settings_are_valid(command):
+    args = parse_args(words(command)[2:])
+    _, problems = overrides_from_args(args, env={})
+    assert problems == [], problems
+
+
+LLAMA_SERVER = sorted({c for _, c in COMMANDS if c.startswith("python -m llama_cpp.server")})
+
+
+@pytest.mark.parametrize("command", LLAMA_SERVER)
+def test_llama_cpp_server_flags_exist(command):
+    help_text = subprocess.run(
+        [sys.executable, "-m", "llama_cpp.server", "--help"], capture_output=True, text=True, timeout=120
+    ).stdout
+    for flag in (w for w in words(command) if w.startswith("--")):
+        assert flag in help_text, f"llama_cpp.server has no {flag}"
+
+
+BENCH = sorted({c for _, c in COMMANDS if c.startswith("python bench/")})
+
+
+@pytest.mark.parametrize("command", BENCH)
+def test_bench_commands_name_real_scripts_and_flags(command):
+    argv = words(command)
+    script = PROJECT_ROOT / argv[1]
+    assert script.is_file()
+    help_text = subprocess.run(
+        [sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=60, cwd=PROJECT_ROOT
+    ).stdout
+    for flag in (w for w in argv if w.startswith("--") and w != "--help"):
+        assert flag in help_text, f"{argv[1]} has no {flag}"
+
+
+def git_zoo(tmp_path: Path) -> str:
+    """The fixture zoo as a git repository (the docs clone a GitHub URL; this machine has no internet)."""
+    repo = tmp_path / "zoo-repo"
+    shutil.copytree(FIXTURE_ZOO, repo)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(repo)]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "zoo"], check=True)
+    return f"file://{repo}"
+
+
+ADD = sorted({c for _, c in COMMANDS if c.startswith("python -m gradio_app.add_personality")})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ADD)
+def test_add_personality_commands_run_as_written(command, tmp_path):
+    """Run for real, with the docs' source folders standing for the fixture zoo."""
+    argv = words(command)
+    source = argv[argv.index("--source") + 1]
+    argv[argv.index("--source") + 1] = git_zoo(tmp_path) if source.startswith("https://") else str(FIXTURE_ZOO)
+    interactive = "--list" not in argv and "--all" not in argv and "--personality" not in argv
+    data = tmp_path / "data"
+    done = subprocess.run(
+        [sys.executable, *argv[1:], "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=PROJECT_ROOT,
+        input="1\n1\n1\n" if interactive else "",  # the numbered menus: language, category, personality
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    if "--list" in argv:
+        assert "python specialist" in done.stdout
+    else:
+        assert any((data / "personalities").glob("*/*/*/config.yaml"))
+
+
+def test_the_settings_example_is_a_valid_settings_file(tmp_path):
+    [example] = blocks(PROJECT_ROOT / "docs" / "settings.md", "yaml")
+    path = tmp_path / "settings.yaml"
+    path.write_text(example)
+    settings, problems = AppSettings.load(path)
+    assert problems == [], problems
+    assert settings.model.n_ctx == yaml.safe_load(example)["model"]["n_ctx"]
+
+
+@pytest.fixture(scope="module")
+def zoo_app(tmp_path_factory):
+    data = tmp_path_factory.mktemp("docs-zoo")
+    folder = data / "personalities" / "english" / "tools" / "configurable"
+    folder.mkdir(parents=True)
+    template = [{"name": "depth", "type": "int", "default": 2, "min": 1, "max": 5}]
+    config = {"name": "Configurable", "processor_cfg": {"settings": template}}
+    (folder / "config.yaml").write_text(yaml.safe_dump(config))
+    app = LaunchedApp(data, "--n-ctx", "2048")
+    yield app
+    app.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.ui
+def test_the_zoo_api_example_runs_as_written(zoo_app, tmp_path):
+    [code] = blocks(PROJECT_ROOT / "docs" / "zoo.md", "python")
+    card = SHARED_FIXTURES / "character_cards" / "default_Seraphina.png"
+    shutil.copyfile(card, tmp_path / "Seraphina.png")
+    code = code.replace("http://127.0.0.1:7860/", zoo_app.url)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    local = zoo_app.data_dir / "personalities" / "english" / "tools" / "configurable" / "config_local.yaml"
+    assert yaml.safe_load(local.read_text())["depth"] == 3
+    assert any((zoo_app.data_dir / "personalities" / "english" / "characters").iterdir())
