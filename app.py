@@ -84,13 +84,13 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.log_level != "DEBUG":  # one line per HTTP request (server binding, downloads) is noise
         logging.getLogger("httpx").setLevel(logging.WARNING)
-    from gradio_app.auth import AuthError, credentials, exposure_warning
+    from gradio_app.auth import AUTH_ENV, AuthError, credentials, exposure_warning
     from gradio_app.context import AppContext
     from gradio_app.discussions.ownership import Ownership
     from gradio_app.ui.app import CSS, build_app
 
     try:
-        users = credentials(args.auth, args.auth_file)
+        users = credentials(args.auth, args.auth_file, os.environ.get(AUTH_ENV))
     except AuthError as e:
         raise SystemExit(f"error: {e}") from e
     where = host_defaults()
@@ -111,6 +111,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     local_only = args.host in ("127.0.0.1", "localhost", "::1") and not args.share and not where.on_space
     ctx.allow_trust = args.allow_trust or local_only
+    if os.environ.get("PWEBUI_DOWNLOAD_MODEL", "").strip():
+        # a bigger model than the embedded one (e.g. on a Space): serve now, switch when it is in
+        ctx.download_model_at_start(os.environ["PWEBUI_DOWNLOAD_MODEL"].strip())
     for notice in ctx.notices:
         logging.warning(notice)
     demo = build_app(ctx, chat_concurrency=max(1, args.concurrency))
@@ -128,9 +131,14 @@ def main(argv: list[str] | None = None) -> None:
         # it (settings, discussions, logs) stays private.
         allowed_paths=[str(ctx.paths.outputs.resolve())],
     )
+    from gradio_app.api.access import ApiAccess, guard_mounts
     from gradio_app.api.openai_server import register_openai_api
 
-    register_openai_api(server, ctx, set(args.api_key))
+    access = ApiAccess(args.api_key, users)
+    register_openai_api(server, ctx, access)
+    if args.mcp:
+        # Gradio mounts its MCP server without the login check: the same rule as /v1 applies.
+        guard_mounts(server, "/gradio_api/mcp", access)
     print(f"Discussions: {ownership.describe}" + (f" ({len(users)} users can sign in)" if users else ""), flush=True)
     print(f"Personalities WebUI is running at {local_url}", flush=True)
     print(f"OpenAI-compatible API: {local_url}v1 (models = personality ids)", flush=True)

@@ -31,21 +31,34 @@ def read_auth_file(path: Path) -> list[tuple[str, str]]:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as e:
         raise AuthError(f"--auth-file {path}: cannot be read ({e})") from e
-    users = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        users.append(parse_credential(line.rstrip("\r\n"), f"{path}, line {number}"))
+    users = parse_auth_text("\n".join(lines), str(path))
     if not users:
         raise AuthError(f"--auth-file {path}: no user:password line in it")
     return users
 
 
-def credentials(flags: list[str], auth_file: Path | None) -> list[tuple[str, str]]:
-    """All users; a name given twice is an error (which password would count?)."""
+AUTH_ENV = "PWEBUI_AUTH"
+
+
+def parse_auth_text(text: str, where: str = AUTH_ENV) -> list[tuple[str, str]]:
+    """Users from the text of an auth file (e.g. a Hugging Face Space secret): one
+    `user:password` per line, blank and `#` lines ignored."""
+    users = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        users.append(parse_credential(line.rstrip("\r\n"), f"{where}, line {number}"))
+    return users
+
+
+def credentials(flags: list[str], auth_file: Path | None, env_text: str | None = None) -> list[tuple[str, str]]:
+    """All users (flags, the auth file, and the PWEBUI_AUTH variable, where a Space keeps them as
+    a secret); a name given twice is an error (which password would count?)."""
     users = [parse_credential(flag) for flag in flags]
     if auth_file is not None:
         users += read_auth_file(auth_file)
+    if env_text and env_text.strip():
+        users += parse_auth_text(env_text)
     seen: set[str] = set()
     for user, _ in users:
         if user in seen:

@@ -82,8 +82,13 @@ class DataPaths:
         return self.root / "work"
 
     def ensure(self) -> DataPaths:
+        """Create the folders; on a read-only disk those that cannot be made are left out (the
+        app then runs without saving: see AppContext.create)."""
         for folder in (self.root, self.user_zoo, self.outputs, self.models):
-            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                log.error("cannot create %s: %s", folder, e.strerror or e)
         return self
 
 

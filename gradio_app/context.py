@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,8 +15,9 @@ from gradio_app.config import BUILTIN_ZOO, AppSettings, DataPaths
 from gradio_app.discussions.ownership import Ownership
 from gradio_app.discussions.schema import SchemaTooNew
 from gradio_app.discussions.store import DiscussionStore
-from gradio_app.generation.bindings.base import LoadOptions
-from gradio_app.generation.models_zoo import HubStatus, ModelDownloads, hub_endpoint
+from gradio_app.fileio import write_problem
+from gradio_app.generation.bindings.base import LoadOptions, ModelLoadError
+from gradio_app.generation.models_zoo import DownloadError, HubStatus, ModelDownloads, hub_endpoint
 from gradio_app.generation.service import GenerationService
 from gradio_app.personalities.install import Installer
 from gradio_app.personalities.schema import PersonalityError
@@ -71,7 +73,17 @@ class AppContext:
         service = GenerationService()
         controller = SettingsController(paths, saved, service, overrides, locked=locked)
         zoo = Zoo(zoo_roots or [BUILTIN_ZOO, paths.user_zoo], trusted_roots=[BUILTIN_ZOO])
-        store = open_store(paths, notices)
+        problem = write_problem(paths.root)
+        if problem:
+            message = (
+                f"The data folder {paths.root} cannot be written ({problem}). The app runs, but nothing is "
+                "saved in this run: discussions stay in memory until the app stops, and settings, a "
+                "personality's settings, installs, imports and images cannot be saved. What was saved "
+                "before is left untouched."
+            )
+            notices.append(message)
+            log.error(message)
+        store = None if problem else open_store(paths, notices)
         runner = WorkflowRunner(service, zoo, paths=paths)
         ctx = cls(paths, controller, service, zoo, runner, notices, store, ownership or Ownership())
         ctx.downloads = ModelDownloads(paths.models)
@@ -79,6 +91,43 @@ class AppContext:
         if load_model:
             ctx.load_model()
         return ctx
+
+    def download_model_at_start(self, model_id: str) -> threading.Thread:
+        """Fetch a models-zoo model in the background and switch to it once it is complete and
+        verified (PWEBUI_DOWNLOAD_MODEL, e.g. on a Space). The app serves with the model it has
+        meanwhile; a failed download is logged and the notice says so, nothing else changes."""
+        assert self.downloads is not None
+        try:
+            job = self.downloads.start(model_id)
+        except DownloadError as e:
+            self.notices.append(f"PWEBUI_DOWNLOAD_MODEL: {e}")
+            log.error("start-up download: %s", e)
+            return threading.Thread()
+
+        def adopt() -> None:
+            job.finished.wait()
+            if not job.ok:
+                message = f"Could not download {job.model.name}: {job.error} Still using {self._model_name()}."
+                self.notices.append(message)
+                log.error("start-up download: %s", message)
+                return
+            try:
+                info = self.controller.adopt_model_file(job.dest)
+            except ModelLoadError as e:
+                self.notices.append(f"{job.model.name} was downloaded but does not load: {e}")
+                log.error("start-up download: %s", e)
+                return
+            if info is not None:
+                log.warning("start-up download: now using %s (%s)", info.name, job.dest)
+
+        log.warning("start-up download: fetching %s (%s) into %s", job.model.name, job.model.size, job.dest.parent)
+        thread = threading.Thread(target=adopt, name=f"adopt-{model_id}", daemon=True)
+        thread.start()
+        return thread
+
+    def _model_name(self) -> str:
+        info = self.service.info
+        return info.name if info is not None else "no model"
 
     def load_options(self) -> LoadOptions:
         """How the in-process model is loaded with the settings in force."""

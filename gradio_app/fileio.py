@@ -40,3 +40,17 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_yaml(path: Path, data: Any) -> None:
     atomic_write_text(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+
+
+def write_problem(folder: Path) -> str | None:
+    """Why nothing can be written in `folder` (read-only disk, no permission, full), or None.
+    Tried for real (a temp file created and removed): permissions alone do not tell, e.g. on a
+    read-only mount or for root."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".write-probe.", dir=folder)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        return e.strerror or str(e)
+    return None

@@ -9,9 +9,13 @@ conversation.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import logging
+import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -68,6 +72,9 @@ class Message:
             versions=item.versions,
             discussion_id=m.discussion_id,
         )
+
+
+log = logging.getLogger(__name__)
 
 
 class SessionError(StoreError):
@@ -137,6 +144,22 @@ class ChatSession:
         if self.store is None:
             raise SessionError("Discussions are not saved in this session.")
         return self.store
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A store write. If the disk refuses it (read-only, full, gone), the discussion goes on in
+        memory: the user is told in the discussion itself, and what was saved before stays."""
+        try:
+            yield
+        except (sqlite3.Error, OSError) as e:
+            problem = (
+                f"This discussion can no longer be saved ({e}). It goes on in memory only and is lost when "
+                "the app stops; everything saved before this message is kept."
+            )
+            log.error("discussion %s: %s", self.discussion_id, problem)
+            self.store = None  # from here on every change stays in memory
+            parent = self.messages[-1].id if self.messages else None
+            self.messages.append(Message("assistant", problem, "error", parent_id=parent, sender="error"))
 
     def _reset_draft(self) -> None:
         self.messages = [m for m in self.messages[:1] if m.kind == "welcome"]
@@ -228,13 +251,15 @@ class ChatSession:
             self.messages.append(message)
             return message
         store = self._store()
-        if not self.stored:
-            self._create(new)
-        else:
+        with self._writing():
+            if not self.stored:
+                self._create(new)
+                return self.messages[-1]
             record = store.add_message(self.discussion_id, parent_id, new, owner=self.scope)
             self.refresh()
             return self.find(record.id)
-        return self.messages[-1]
+        # the store refused it: kept in memory, after the note that says so (see _writing)
+        return self._add(self.messages[-1].id, new)
 
     def _create(self, first_user: NewMessage) -> None:
         """Store the draft: its messages (the welcome) and the first user message, atomically."""
@@ -269,16 +294,18 @@ class ChatSession:
         answer.incomplete, answer.live = True, True
         if self._saved(answer):
             store = self._store()
-            store.update_message(answer.discussion_id, answer.id, owner=self.scope, incomplete=True)
-            store.mark_live(answer.id)
+            with self._writing():
+                store.update_message(answer.discussion_id, answer.id, owner=self.scope, incomplete=True)
+                store.mark_live(answer.id)
 
     def save_partial(self, answer: Message, content: str) -> None:
         """The streamed text so far, so a crash loses at most the last moments of it."""
         answer.content = content
         if self._saved(answer):
-            self._store().update_message(
-                answer.discussion_id, answer.id, owner=self.scope, content=content, incomplete=True, touch=False
-            )
+            with self._writing():
+                self._store().update_message(
+                    answer.discussion_id, answer.id, owner=self.scope, content=content, incomplete=True, touch=False
+                )
 
     def finish_answer(
         self, answer: Message, content: str, metadata: dict[str, Any], kind: MessageKind = "normal"
@@ -286,15 +313,16 @@ class ChatSession:
         answer.content, answer.metadata, answer.kind = content, metadata, kind
         answer.incomplete = answer.live = False
         if self._saved(answer):
-            self._store().update_message(
-                answer.discussion_id,
-                answer.id,
-                owner=self.scope,
-                content=content,
-                metadata=metadata,
-                kind=kind,
-                incomplete=False,
-            )
+            with self._writing():
+                self._store().update_message(
+                    answer.discussion_id,
+                    answer.id,
+                    owner=self.scope,
+                    content=content,
+                    metadata=metadata,
+                    kind=kind,
+                    incomplete=False,
+                )
 
     def add_error(self, question: Message | None, text: str) -> Message:
         """An error shown as the answer (kept in the discussion, never sent to the model)."""

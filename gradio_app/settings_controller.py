@@ -343,6 +343,19 @@ class SettingsController:
             log.error("model: %s", notice)
         return notices
 
+    def adopt_model_file(self, path: Path) -> ModelInfo | None:
+        """Switch the in-process model to `path` for this run, as if given with --model (a model
+        the owner asked to download at start has arrived). Not a page action, so a lock does not
+        apply; a server binding in force is left alone (None)."""
+        with self._lock:
+            if self.live.binding.kind != "llama_cpp":
+                return None
+            target = self.live.with_values({"model.path": str(path)})
+            info = self.activate(target)
+            self.live = target
+            self.overrides["model.path"] = str(path)
+            return info
+
     def unload(self) -> str:
         if self.locked:
             return f"⚠️ The model is locked on this server: {self.locked}"

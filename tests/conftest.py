@@ -74,16 +74,27 @@ def free_port() -> int:
 class LaunchedApp:
     """`python app.py` in a subprocess on a free port, with its own data folder."""
 
-    def __init__(self, data_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        wrapper: list[str] | None = None,
+        log_dir: Path | None = None,
+    ) -> None:
+        """`wrapper`: a command the app runs under (e.g. `unshare -m ...` for a read-only mount);
+        `log_dir`: where its log goes when the data folder cannot hold it."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.data_dir = data_dir
-        self.log_path = data_dir / "app.log"
+        self.log_path = (log_dir or data_dir) / "app.log"
         data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("w")
         cmd = [sys.executable, str(PROJECT_ROOT / "app.py"), "--port", str(self.port), "--data-dir", str(data_dir)]
         env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(env or {})}
-        self.proc = subprocess.Popen([*cmd, *args], stdout=self._log, stderr=subprocess.STDOUT, env=env)
+        command = [*(wrapper or []), *cmd, *args]
+        self.proc = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, env=env)
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 120) -> None:

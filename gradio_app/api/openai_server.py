@@ -11,7 +11,6 @@ not sent). With API keys configured, requests need `Authorization: Bearer <key>`
 from __future__ import annotations
 
 import json
-import secrets
 import threading
 import time
 import uuid
@@ -23,6 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 
+from gradio_app.api.access import REFUSAL, ApiAccess
 from gradio_app.context import AppContext
 from gradio_app.generation.params import GenerationParams, InvalidParams
 from gradio_app.generation.stops import StopDetector
@@ -147,19 +147,16 @@ def _first_answer_event(events: Iterator[Event]) -> list[Event]:
     return seen
 
 
-def register_openai_api(app: FastAPI, ctx: AppContext, api_keys: set[str] | None = None) -> None:
-    """Add /v1/models and /v1/chat/completions to the app's FastAPI server."""
-    keys = {k for k in (api_keys or set()) if k}
+def register_openai_api(app: FastAPI, ctx: AppContext, access: ApiAccess | None = None) -> None:
+    """Add /v1/models and /v1/chat/completions to the app's FastAPI server (who may call them:
+    `access`, see api/access.py; None = open)."""
+    access = access or ApiAccess()
 
     def authorized(request: Request) -> bool:
-        if not keys:
-            return True
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        return scheme.lower() == "bearer" and any(secrets.compare_digest(token, k) for k in keys)
+        return access.allows(request.headers.get("authorization"))
 
     def refuse() -> JSONResponse:
-        return ApiError(401, "Missing or invalid API key.", "invalid_api_key", "authentication_error").response()
+        return ApiError(401, REFUSAL, "invalid_api_key", "authentication_error").response()
 
     def list_models(request: Request) -> Any:
         if not authorized(request):

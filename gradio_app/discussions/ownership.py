@@ -10,6 +10,7 @@ Three modes, chosen at start (app.py flags):
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
@@ -20,6 +21,9 @@ from typing import Literal
 Mode = Literal["users", "browsers", "single"]
 LOCAL_OWNER = "local"
 _BROWSER_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+log = logging.getLogger(__name__)
 
 
 def new_browser_id() -> str:
@@ -80,12 +84,15 @@ def browser_state_secret(path: Path) -> str:
     except (OSError, UnicodeDecodeError):
         pass
     secret = secrets.token_urlsafe(32)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(secret)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(secret)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:  # a read-only data folder: ids last for this run only (the page says so)
+        log.error("cannot keep the browser-id key in %s (%s): browser ids last for this run", path, e.strerror or e)
     return secret

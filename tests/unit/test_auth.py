@@ -13,6 +13,29 @@ def test_auth_flags_and_file(tmp_path):
     assert credentials(["carol:pw"], f) == [("carol", "pw"), ("alice", "s3cret"), ("bob", " pass:with:colons")]
 
 
+def test_users_from_the_space_secret_variable():
+    text = "# PWEBUI_AUTH\r\ndave:one two\r\n\nerin:x:y\n"
+    assert credentials(["carol:pw"], None, text) == [("carol", "pw"), ("dave", "one two"), ("erin", "x:y")]
+    with pytest.raises(AuthError, match="PWEBUI_AUTH, line 1"):
+        credentials([], None, "just-a-name")
+    with pytest.raises(AuthError, match="more than once"):
+        credentials(["dave:1"], None, "dave:2")
+
+
+def test_api_access_rule():
+    import base64
+
+    from gradio_app.api.access import ApiAccess
+
+    assert ApiAccess().allows(None)  # neither keys nor users: open
+    access = ApiAccess(["sk-1"], [("alice", "pw:x")])
+    assert access.allows("Bearer sk-1") and access.allows("bearer alice:pw:x")
+    assert access.allows("Basic " + base64.b64encode(b"alice:pw:x").decode())
+    for refused in (None, "", "Bearer", "Bearer sk-2", "Bearer alice:pw", "Basic !!!", "Token sk-1"):
+        assert not access.allows(refused), refused
+    assert not ApiAccess([], [("alice", "pw")]).allows("Basic " + base64.b64encode(b"alice:nope").decode())
+
+
 @pytest.mark.parametrize("bad", ["alice", ":pw", "alice:", "al ice:pw"])
 def test_bad_credentials_are_refused(bad):
     with pytest.raises(AuthError):
