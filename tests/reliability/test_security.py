@@ -31,3 +31,25 @@ def test_data_folder_is_not_served(launched_app):
     assert log.is_file()
     response = httpx.get(f"{launched_app.url}gradio_api/file={log}", timeout=10)
     assert response.status_code in (400, 403, 404)
+
+
+def test_only_safe_yaml_loaders_are_used():
+    """Personality files, settings and imports are data from elsewhere: YAML is only ever read with a
+    safe loader, so a `!!python/object` tag can never run code (tests/reliability/test_bad_input.py
+    shows the refusal on a real file)."""
+    import re
+
+    unsafe = re.compile(
+        r"yaml\.(unsafe_load|full_load)\(|Loader=yaml\.(Loader|FullLoader|UnsafeLoader)|yaml\.load\((?!.*_SAFE_LOADER)"
+    )
+    offenders = [
+        f"{path.relative_to(PROJECT_ROOT)}:{number}"
+        for path in [
+            *PROJECT_ROOT.glob("gradio_app/**/*.py"),
+            *PROJECT_ROOT.glob("personalities/**/*.py"),
+            PROJECT_ROOT / "app.py",
+        ]
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if unsafe.search(line)
+    ]
+    assert offenders == []
