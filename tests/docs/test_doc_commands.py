@@ -7,6 +7,7 @@ Docker/TGI) are listed in EXTERNAL; everything else must be handled by one of th
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -27,22 +28,30 @@ DOCS = [
     PROJECT_ROOT / "bench" / "README.md",
     PROJECT_ROOT / "shared" / "sd_models" / "README.md",
 ]
-EXTERNAL = ("llama-server ", "vllm ", "ollama ", "docker ", "pip install ", "curl ")  # curl: tests/api
+EXTERNAL = ("llama-server ", "vllm ", "ollama ", "docker ", "curl ")  # curl: tests/api
 
 
 def blocks(path: Path, language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)\n```", path.read_text(encoding="utf-8"), re.S)
 
 
+def normalized(command: str) -> str:
+    """`.venv/bin/python app.py` is `python app.py`; leading VAR=value assignments are dropped."""
+    command = re.sub(r"^(?:[A-Z_]+=(?:\"[^\"]*\"|\S+)\s+)+", "", command.strip())
+    return re.sub(r"^\.venv/bin/(python|pip)\b", r"\1", command)
+
+
 def shell_commands() -> list[tuple[str, str]]:
-    """(doc name, command) for every line of every bash block (continuations joined)."""
+    """(doc name, command) for every command of every bash block (continuations joined, `&&`
+    chains split)."""
     found = []
     for doc in DOCS:
         for block in blocks(doc, "bash"):
             for line in block.replace("\\\n", " ").splitlines():
-                command = line.split(" #", 1)[0].strip()
-                if command and not command.startswith("#"):
-                    found.append((doc.name, command))
+                line = line.split(" #", 1)[0].strip()
+                if not line or line.startswith("#"):
+                    continue
+                found += [(doc.name, normalized(part)) for part in line.split("&&") if part.strip()]
     return found
 
 
@@ -55,7 +64,8 @@ def words(command: str) -> list[str]:
 
 def test_every_documented_command_is_covered_by_a_check():
     checks = ("python app.py", "python -m gradio_app.add_personality", "scripts/add_personality.sh")
-    checks += ("python -m llama_cpp.server", "python bench/", ".venv/bin/", "python3 -m venv")
+    checks += ("python -m llama_cpp.server", "python bench/", "pip install", "python3 -m venv .venv")
+    checks += ("python -m pytest",)
     unchecked = [(doc, c) for doc, c in COMMANDS if not c.startswith(checks) and not c.startswith(EXTERNAL)]
     assert not unchecked, f"commands in the docs that no test checks: {unchecked}"
 
@@ -68,6 +78,34 @@ def test_app_commands_parse_and_their_settings_are_valid(command):
     args = parse_args(words(command)[2:])
     _, problems = overrides_from_args(args, env={})
     assert problems == [], problems
+
+
+PIP = sorted({c for _, c in COMMANDS if c.startswith("pip install")})
+
+
+def pinned(requirement: str) -> str:
+    for name in ("requirements.txt", "requirements-dev.txt"):
+        for line in (PROJECT_ROOT / name).read_text().splitlines():
+            if re.match(rf"{re.escape(requirement)}(\[[\w,]+\])?==", line):
+                return line.split("==", 1)[1].strip()
+    return ""
+
+
+@pytest.mark.parametrize("command", PIP)
+def test_pip_commands_name_real_files_and_the_pinned_versions(command):
+    argv = words(command)
+    for i, word in enumerate(argv):
+        if word == "-r":
+            assert (PROJECT_ROOT / argv[i + 1]).is_file()
+        elif not word.startswith("-") and word not in ("pip", "install") and argv[i - 1] != "-r":
+            name, _, version = re.sub(r"\[.*?\]", "", word).partition("==")
+            if version:  # a pinned package: the pin we test with
+                assert pinned(name) == version, f"{word}: requirements pin {name}=={pinned(name)}"
+
+
+@pytest.mark.parametrize("command", sorted({c for _, c in COMMANDS if c.startswith("python -m pytest")}))
+def test_the_test_command_is_the_one_ci_runs(command):
+    assert command in normalized((PROJECT_ROOT / ".ci" / "run").read_text().splitlines()[-1].split("&&")[-1])
 
 
 LLAMA_SERVER = sorted({c for _, c in COMMANDS if c.startswith("python -m llama_cpp.server")})
@@ -133,6 +171,23 @@ def test_add_personality_commands_run_as_written(command, tmp_path):
         assert "python specialist" in done.stdout
     else:
         assert any((data / "personalities").glob("*/*/*/config.yaml"))
+
+
+@pytest.mark.slow
+def test_the_add_personality_script_asks_for_everything(tmp_path):
+    """`scripts/add_personality.sh` alone: the source, then numbered menus (answered here)."""
+    assert "scripts/add_personality.sh" in [c for _, c in COMMANDS]
+    data = tmp_path / "data"
+    done = subprocess.run(
+        ["bash", str(PROJECT_ROOT / "scripts" / "add_personality.sh"), "--data-dir", str(data)],
+        input=f"{FIXTURE_ZOO}\n1\n1\n1\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHON": sys.executable},
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert len(list((data / "personalities").glob("*/*/*/config.yaml"))) == 1
 
 
 def test_the_settings_example_is_a_valid_settings_file(tmp_path):
