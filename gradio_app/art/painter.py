@@ -6,10 +6,12 @@ runs in float16 on CUDA; on a CPU in float32.
 
 from __future__ import annotations
 
+import copy
+import inspect
 import logging
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,16 +23,38 @@ from gradio_app.art.settings import ArtSettings
 
 log = logging.getLogger(__name__)
 
+# sampler -> (scheduler class, the options that make it this sampler). Everything else (betas,
+# prediction type, timestep spacing...) comes from the model's own scheduler config.
 SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
     "euler": ("EulerDiscreteScheduler", {}),
     "euler_a": ("EulerAncestralDiscreteScheduler", {}),
-    "dpm++_2m": ("DPMSolverMultistepScheduler", {}),
-    "dpm++_2m_karras": ("DPMSolverMultistepScheduler", {"use_karras_sigmas": True}),
+    "dpm++_2m": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "solver_order": 2}),
+    "dpm++_2m_karras": (
+        "DPMSolverMultistepScheduler",
+        {"algorithm_type": "dpmsolver++", "solver_order": 2, "use_karras_sigmas": True},
+    ),
     "ddim": ("DDIMScheduler", {}),
     "pndm": ("PNDMScheduler", {"skip_prk_steps": True}),
     "heun": ("HeunDiscreteScheduler", {}),
     "unipc": ("UniPCMultistepScheduler", {}),
 }
+# Noise-schedule variants are a sampler's choice, not the model's: off unless the sampler sets one,
+# so "dpm++_2m" on a model shipped with Karras sigmas is plain DPM++ 2M.
+SIGMA_VARIANTS = ("use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas", "use_lu_lambdas")
+
+
+def build_scheduler(sampler: str, original_class: type, original_config: Mapping[str, Any]) -> Any:
+    """A fresh scheduler for `sampler`, built from the model's original scheduler config only (never
+    from the scheduler in use), so no setting of an earlier sampler carries over."""
+    import diffusers
+
+    if sampler == "default":
+        return original_class.from_config(original_config)
+    name, own = SCHEDULERS[sampler]
+    cls = getattr(diffusers, name)
+    accepted = inspect.signature(cls.__init__).parameters
+    options = {flag: False for flag in SIGMA_VARIANTS if flag in accepted} | own
+    return cls.from_config(original_config, **options)
 
 
 class PaintingFailed(RuntimeError):
@@ -64,8 +88,14 @@ class Painter:
         self._lock = threading.Lock()
         self._key: tuple[str, str] | None = None
         self._pipe: Any = None
-        self._default_scheduler: tuple[str, dict[str, Any]] | None = None
+        self._original_scheduler: tuple[type, dict[str, Any]] | None = None  # as loaded, never changed
+        self._sampler: str | None = None  # the sampler the kept pipeline's scheduler was built for
         self.loads = 0  # how many times a pipeline was loaded (a second image must not reload)
+
+    @property
+    def scheduler(self) -> Any:
+        """The kept pipeline's scheduler (None before the first paint): what the next paint uses."""
+        return None if self._pipe is None else self._pipe.scheduler
 
     def _load(self, ref: SdModelRef, device: str) -> Any:
         import torch
@@ -108,22 +138,17 @@ class Painter:
             self._pipe = self._load(ref, device)
             self._key = key
             scheduler = self._pipe.scheduler
-            self._default_scheduler = (type(scheduler).__name__, dict(scheduler.config))
+            self._original_scheduler = (type(scheduler), copy.deepcopy(dict(scheduler.config)))
+            self._sampler = "default"
         return self._pipe
 
     def _set_sampler(self, pipe: Any, sampler: str) -> None:
-        import diffusers
-
-        assert self._default_scheduler is not None
-        if sampler == "default":
-            name, config = self._default_scheduler
-            extra: dict[str, Any] = {}
-        else:
-            name, extra = SCHEDULERS[sampler]
-            config = self._default_scheduler[1]
-        if type(pipe.scheduler).__name__ == name and all(pipe.scheduler.config.get(k) == v for k, v in extra.items()):
-            return
-        pipe.scheduler = getattr(diffusers, name).from_config(config, **extra)
+        """Give the kept pipeline `sampler`'s scheduler, rebuilt from the original config on a change."""
+        assert self._original_scheduler is not None
+        if sampler != self._sampler:
+            self._sampler = None  # if building fails, the next paint rebuilds
+            pipe.scheduler = build_scheduler(sampler, *self._original_scheduler)
+            self._sampler = sampler
 
     def paint(
         self,

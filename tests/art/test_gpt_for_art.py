@@ -56,6 +56,15 @@ def test_a_follow_up_asks_to_rewrite_the_previous_description():
     assert "a red fox in deep snow, dusk" in ask and "now make it a day view" in ask and "_Seed" not in ask
 
 
+def test_facts_line_gives_the_painted_and_the_saved_size():
+    facts = {"seed": 5, "sampler": "default", "steps": 3, "width": 64, "height": 64, "model": "tiny"}
+    same = art.facts_line({**facts, "saved_width": 64, "saved_height": 64})
+    assert same == "_Seed 5 · default · 3 steps · 64×64 · model tiny_"
+    line = art.facts_line({**facts, "saved_width": 256, "saved_height": 256})
+    assert line == "_Seed 5 · default · 3 steps · 64×64, saved as 256×256 for the watermark · model tiny_"
+    assert art.description_of(f"**Prompt:** a red fox\n\n{line}") == "a red fox"
+
+
 @pytest.mark.parametrize(
     ("raw", "clean"),
     [
@@ -121,6 +130,10 @@ def test_imagine_paint_and_show_then_edit_the_description(setup):
     assert verify_watermark(path)
     assert read_facts(path)["prompt"] == sd_prompt and image["prompt"] == sd_prompt and image["seed"] == 5
     assert image["caption"] == sd_prompt
+    # painted at 64x64, saved at 256x256 so it can carry the watermark: the answer and facts say both
+    assert (image["width"], image["height"], image["saved_width"], image["saved_height"]) == (64, 64, 256, 256)
+    assert read_facts(path)["saved_width"] == 256
+    assert "64×64, saved as 256×256 for the watermark" in done.content
 
     # the follow-up: the imagining prompt holds the previous description, and a new image comes out
     personality = runner.zoo.get(PID)

@@ -9,6 +9,8 @@
    in the SD models folder; the pipeline is loaded once per app and kept.
 3. Each image is watermarked and saved under the outputs folder with an unguessable name; the
    answer shows the prompt used, and the images travel in the message metadata (`images`).
+   Images under 256x256 are saved enlarged (the watermark needs the room): the facts line and
+   the image facts give both the painted and the saved size.
 """
 
 from __future__ import annotations
@@ -73,10 +75,17 @@ def clean_sd_prompt(text: str) -> str:
     return text.strip(" \"'")
 
 
+def size_text(facts: dict) -> str:
+    """The painted size, and the saved size when the watermark had to enlarge the image."""
+    painted = f"{facts['width']}×{facts['height']}"
+    saved = f"{facts.get('saved_width', facts['width'])}×{facts.get('saved_height', facts['height'])}"
+    return painted if saved == painted else f"{painted}, saved as {saved} for the watermark"
+
+
 def facts_line(facts: dict) -> str:
     return (
         f"{FACTS_PREFIX}{facts['seed']} · {facts['sampler']} · {facts['steps']} steps · "
-        f"{facts['width']}×{facts['height']} · model {facts['model']}_"
+        f"{size_text(facts)} · model {facts['model']}_"
     )
 
 
@@ -150,9 +159,9 @@ class Processor(BaseProcessor):
                     "height": art.height,
                     "model": model.name,
                 }
-                path = save_image(item.image, folder, facts)
-                self.add_image(path, sd_prompt, **facts)
-                saved.append((path, facts))
+                image = save_image(item.image, folder, facts)
+                self.add_image(image.path, sd_prompt, **image.facts)
+                saved.append((image.path, image.facts))
             step.title = f"🖌️ Painted {count} with {model.name}"
             step.write(f"{len(saved)} image(s), seed {', '.join(str(f['seed']) for _, f in saved)}.")
         return saved
