@@ -12,7 +12,7 @@ from typing import Any
 
 from gradio_app.web.addresses import AddressPolicy
 from gradio_app.web.fetch import FetchLimits, PageFetcher
-from gradio_app.web.search import BACKENDS, SAFESEARCH, DuckDuckGoSearch
+from gradio_app.web.search import BACKENDS, SAFESEARCH, SEARXNG, DuckDuckGoSearch, SearchBackend, SearxngSearch
 
 _REGION = re.compile(r"^[a-z]{2}-[a-z]{2}$")
 # The 2023 gpt4Internet personality's config_local.yaml keys (sic).
@@ -31,7 +31,8 @@ class WebSettings:
     max_answer_size: int = 320  # tokens of the answer
     region: str = "wt-wt"  # ddgs region code: wt-wt (no region), us-en, uk-en, fr-fr, de-de...
     safesearch: str = "moderate"
-    search_backend: str = "duckduckgo"
+    search_backend: str = "duckduckgo"  # a ddgs engine, or "searxng" (the instance at searxng_url)
+    searxng_url: str = ""  # e.g. http://localhost:8080 (a SearXNG instance with the json format on)
     search_timeout_s: float = 10.0
     fetch_timeout_s: float = 15.0  # for all pages together
     max_page_kb: int = 2048  # per page; reading stops there
@@ -59,8 +60,17 @@ class WebSettings:
             raise InvalidWebSettings(f"'region' must look like us-en or wt-wt, got {self.region!r}")
         if self.safesearch not in SAFESEARCH:
             raise InvalidWebSettings(f"'safesearch' must be one of {', '.join(SAFESEARCH)}, got {self.safesearch!r}")
-        if self.search_backend not in BACKENDS:
-            raise InvalidWebSettings(f"'search_backend' must be one of {', '.join(BACKENDS)}")
+        if self.search_backend not in (*BACKENDS, SEARXNG):
+            raise InvalidWebSettings(f"'search_backend' must be one of {', '.join((*BACKENDS, SEARXNG))}")
+        if not isinstance(self.searxng_url, str):
+            raise InvalidWebSettings("'searxng_url' must be a URL such as http://localhost:8080")
+        if self.searxng_url.strip():
+            try:
+                SearxngSearch(self.searxng_url)
+            except ValueError as e:
+                raise InvalidWebSettings(f"'searxng_url': {e}") from None
+        elif self.search_backend == SEARXNG:
+            raise InvalidWebSettings("'searxng_url' is needed to search with searxng (e.g. http://localhost:8080)")
         if not isinstance(self.allow_private_addresses, bool):
             raise InvalidWebSettings("'allow_private_addresses' must be true or false")
 
@@ -87,5 +97,8 @@ class WebSettings:
         )
         return PageFetcher(policy or AddressPolicy(allow_private=self.allow_private_addresses), limits)
 
-    def backend(self) -> DuckDuckGoSearch:
+    def backend(self) -> SearchBackend:
+        """The search backend these settings choose."""
+        if self.search_backend == SEARXNG:
+            return SearxngSearch(self.searxng_url)
         return DuckDuckGoSearch(self.search_backend)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -11,8 +10,8 @@ import pytest
 
 from gradio_app.web.addresses import AddressPolicy
 from gradio_app.web.fetch import FetchLimits, PageFetcher
-from tests.web.local_index import IndexedPage, LocalIndexSearch
-from tests.web.site import BREAD, FROG, LIGHTHOUSE, Site
+from tests.web.local_index import LocalIndexSearch
+from tests.web.site import Site
 
 # The test site's only address: allowed explicitly, everything else private stays refused.
 TEST_POLICY = AddressPolicy.allowing("127.0.0.1/32")
@@ -38,34 +37,9 @@ def fetcher() -> PageFetcher:
     return PageFetcher(TEST_POLICY, FetchLimits(max_bytes=256 * 1024, total_timeout_s=10))
 
 
-def page_words(html: str) -> str:
-    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
-
-
 @pytest.fixture(scope="module")
 def index(site: Site) -> LocalIndexSearch:
-    return LocalIndexSearch(
-        [
-            IndexedPage(
-                site.url("/articles/glass-frog.html"),
-                "The Marlow glass frog, a tiny amphibian you can see through",
-                "A transparent frog of the Vellan Highlands, described in 2019.",
-                page_words(FROG),
-            ),
-            IndexedPage(
-                site.url("/articles/kessin-lighthouse.html"),
-                "The Kessin lighthouse: 150 years on the cliff",
-                "The red brick tower above Kessin harbour, built in 1874.",
-                page_words(LIGHTHOUSE),
-            ),
-            IndexedPage(
-                site.url("/articles/sourdough.html"),
-                "How to keep a sourdough starter alive on holiday",
-                "Feed it, chill it, or dry it.",
-                page_words(BREAD),
-            ),
-        ]
-    )
+    return site.index
 
 
 @pytest.fixture

@@ -3,14 +3,25 @@
 Articles are about invented things (the Marlow glass frog, the Kessin lighthouse) so a test can
 tell text the model read from text it knew. Each article sits inside the boilerplate real pages
 have (navigation, cookie banner, sidebar, comments, footer) that extraction must drop.
+
+The site also answers SearXNG's search API (`GET /search?q=...&format=json`) over its own
+articles, ranked by BM25 (`LocalIndexSearch`), so the app's SearXNG backend can be pointed at it:
+the launched-app tests search and read pages through the same code a user's instance would use.
+Under other prefixes the API misbehaves the way real instances do (`/searxng-403/search`...).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import re
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from tests.web.local_index import IndexedPage, LocalIndexSearch
 
 BOILERPLATE_MARKERS = ("Accept all cookies", "Subscribe to our newsletter", "Great article, thanks", "© 2024 Daily")
 
@@ -123,6 +134,7 @@ class SiteLog:
     """What the server saw, so tests can check what was (not) requested or sent."""
 
     requests: list[tuple[str, str]] = field(default_factory=list)  # (path, Host header)
+    searches: list[dict[str, str]] = field(default_factory=list)  # SearXNG API calls' parameters
     huge_bytes_sent: int = 0
     huge_finished: bool = False
     slow_finished: bool = False
@@ -159,7 +171,11 @@ class _Handler(BaseHTTPRequestHandler):
             "/app.html": SCRIPT_ONLY,
         }
         if path in pages:
-            self._send(200, pages[path].encode("utf-8"), html)
+            if path.startswith("/articles/") and site.page_delay_s and site.closing.wait(site.page_delay_s):
+                return  # the site is closing
+            self._send_quietly(200, pages[path].encode("utf-8"), html)
+        elif path.endswith("/search"):
+            self._searxng(path.removesuffix("/search"))
         elif path == "/redirect/1":
             self._redirect(302, "/redirect/2")
         elif path == "/redirect/2":
@@ -184,6 +200,50 @@ class _Handler(BaseHTTPRequestHandler):
             self._slow()
         else:
             self._send(404, b"<h1>Not found</h1>", html)
+
+    def _send_quietly(self, status: int, body: bytes, content_type: str) -> None:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the reader gave up meanwhile
+            self._send(status, body, content_type)
+
+    def _searxng(self, prefix: str) -> None:
+        """SearXNG's JSON search API over the site's articles; other prefixes fail like real instances."""
+        site = self.server
+        query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+        site.log.searches.append(query)
+        as_json = "application/json"
+        if prefix == "/searxng-403":  # an instance whose settings.yml does not enable the json format
+            self._send(403, b"<h1>403 Forbidden</h1>", "text/html")
+        elif prefix == "/searxng-429":  # its limiter
+            self._send(429, b"Too Many Requests", "text/plain")
+        elif prefix == "/searxng-html":  # not SearXNG at all
+            self._send(200, b"<html><body>Welcome to nginx!</body></html>", "text/html")
+        elif prefix == "/searxng-silent":  # accepts, then never answers
+            site.closing.wait(60)
+        elif prefix == "/searxng-broken":  # every engine failed
+            body = {"query": query.get("q", ""), "results": [], "unresponsive_engines": [["google", "timeout"]]}
+            self._send(200, json.dumps(body).encode(), as_json)
+        elif prefix:
+            self._send(404, b"<h1>Not found</h1>", "text/html")
+        elif query.get("format") != "json":
+            self._send(403, b"<h1>403 Forbidden</h1>", "text/html")
+        elif not self._valid_searxng_query(query):
+            self._send(400, b"Bad Request", "text/plain")
+        else:
+            hits = site.index.search(query["q"], max_results=20)
+            results = [
+                {"url": h.url, "title": h.title, "content": h.snippet, "engine": "local", "engines": ["local"],
+                 "positions": [i], "score": 1.0 / i, "category": "general"}
+                for i, h in enumerate(hits, 1)
+            ]  # fmt: skip
+            body = {"query": query["q"], "number_of_results": len(results), "results": results, "answers": [],
+                    "corrections": [], "infoboxes": [], "suggestions": [], "unresponsive_engines": []}  # fmt: skip
+            self._send(200, json.dumps(body).encode(), as_json)
+
+    @staticmethod
+    def _valid_searxng_query(query: dict[str, str]) -> bool:
+        """What SearXNG's webadapter checks: a query, safesearch 0-2, a language code."""
+        language_ok = re.fullmatch(r"all|auto|[a-z]{2,3}(-[A-Z]{2})?", query.get("language", "all"))
+        return bool(query.get("q")) and query.get("safesearch", "0") in ("0", "1", "2") and bool(language_ok)
 
     def _huge(self) -> None:
         log = self.server.log
@@ -225,6 +285,31 @@ class _SiteServer(ThreadingHTTPServer):
     log: SiteLog
     port: int
     closing: threading.Event
+    index: LocalIndexSearch
+    page_delay_s: float = 0.0
+
+
+def page_words(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+ARTICLES = {  # path: (page, title, snippet), as a search engine would list them
+    "/articles/glass-frog.html": (
+        FROG,
+        "The Marlow glass frog, a tiny amphibian you can see through",
+        "A transparent frog of the Vellan Highlands, described in 2019.",
+    ),
+    "/articles/kessin-lighthouse.html": (
+        LIGHTHOUSE,
+        "The Kessin lighthouse: 150 years on the cliff",
+        "The red brick tower above Kessin harbour, built in 1874.",
+    ),
+    "/articles/sourdough.html": (
+        BREAD,
+        "How to keep a sourdough starter alive on holiday",
+        "Feed it, chill it, or dry it.",
+    ),
+}
 
 
 class Site:
@@ -236,12 +321,28 @@ class Site:
         self.server.closing = threading.Event()
         self.port = self.server.port = self.server.server_address[1]
         self.host = host
+        pages = [IndexedPage(self.url(path), t, snip, page_words(html)) for path, (html, t, snip) in ARTICLES.items()]
+        self.server.index = LocalIndexSearch(pages)
         self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
         self._thread.start()
 
     @property
     def log(self) -> SiteLog:
         return self.server.log
+
+    @property
+    def index(self) -> LocalIndexSearch:
+        """The search index of the site's articles (what its SearXNG API answers from)."""
+        return self.server.index
+
+    @property
+    def page_delay_s(self) -> float:
+        return self.server.page_delay_s
+
+    @page_delay_s.setter
+    def page_delay_s(self, seconds: float) -> None:
+        """Hold every article this long before answering (a slow site, to press Stop during)."""
+        self.server.page_delay_s = seconds
 
     def url(self, path: str) -> str:
         return f"http://{self.host}:{self.port}{path}"

@@ -1,5 +1,6 @@
 """HTTPS through the SSRF guard: the connection goes to the checked IP, the certificate is still
-checked against the name, and a bad certificate is refused (never retried without checks)."""
+checked against the name, and a bad certificate is refused (never retried without checks), by the
+page reader and by the SearXNG client alike."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from gradio_app.web.fetch import PageFetcher
+from gradio_app.web.search import SearchFailed, SearxngSearch
 from tests.web.conftest import TEST_POLICY
 from tests.web.site import LIGHTHOUSE
 
@@ -85,3 +87,10 @@ def test_a_trust_context_cannot_switch_verification_off():
     lax.verify_mode = ssl.CERT_NONE
     with pytest.raises(ValueError, match="must verify"):
         PageFetcher(trust=lax)
+
+
+def test_a_searxng_instance_with_an_untrusted_certificate_is_refused_not_read(tls_site):
+    port, _ = tls_site
+    with pytest.raises(SearchFailed) as failed:
+        SearxngSearch(f"https://127.0.0.1:{port}").search("kessin", max_results=3, timeout_s=5)
+    assert failed.value.kind == "error" and "TLS certificate" in str(failed.value)

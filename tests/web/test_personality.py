@@ -8,6 +8,7 @@ from PIL import Image
 from gradio_app.config import BUILTIN_ZOO
 from gradio_app.personalities.zoo import Zoo
 from gradio_app.web.addresses import AddressPolicy
+from gradio_app.web.search import SearxngSearch
 from gradio_app.web.settings import InvalidWebSettings, WebSettings
 
 PID = "english/internet/gpt4internet"
@@ -52,6 +53,9 @@ def test_the_2023_config_local_keys_still_work():
         ({"fetch_timeout_s": -1}, "fetch_timeout_s"),
         ({"allow_private_addresses": "yes"}, "allow_private_addresses"),
         ({"pages_to_read": True}, "pages_to_read"),
+        ({"search_backend": "searxng"}, "searxng_url"),  # searxng needs its address
+        ({"search_backend": "searxng", "searxng_url": "localhost:8080"}, "searxng_url"),
+        ({"searxng_url": 8080}, "searxng_url"),
     ],
 )
 def test_bad_settings_name_their_field(values, field):
@@ -66,3 +70,14 @@ def test_settings_build_the_fetcher_and_backend_they_describe():
     assert fetcher.policy == AddressPolicy(allow_private=True)
     assert WebSettings().fetcher().policy == AddressPolicy()
     assert settings.backend().backend == "auto"
+
+
+def test_searxng_is_chosen_in_the_settings_with_its_address(personality):
+    template = personality.config.settings_template
+    assert "searxng" in template.field("search_backend").options
+    assert template.field("searxng_url").type == "str" and template.field("searxng_url").default == ""
+    settings = WebSettings.from_values({"search_backend": "searxng", "searxng_url": "http://localhost:8080/"})
+    backend = settings.backend()
+    assert isinstance(backend, SearxngSearch) and backend.base_url == "http://localhost:8080"
+    # an address kept while another engine is chosen is fine (and unused)
+    assert WebSettings(searxng_url="http://localhost:8080").backend().backend == "duckduckgo"

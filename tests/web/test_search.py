@@ -1,4 +1,5 @@
-"""The search backends: the real ddgs client without internet, its errors, the local index."""
+"""The search backends: the real ddgs client without internet, its errors, the SearXNG client
+against the test site's SearXNG API (and its failures), the local index."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ import time
 
 import pytest
 
-from gradio_app.web.search import DuckDuckGoSearch, SearchFailed, SearchResult, classify_ddgs_error, clean_results
+from gradio_app.web.search import (
+    DuckDuckGoSearch,
+    SearchFailed,
+    SearchResult,
+    SearxngSearch,
+    classify_ddgs_error,
+    clean_results,
+    searxng_language,
+)
 from tests.conftest import PROJECT_ROOT, free_port
 
 
@@ -93,6 +102,71 @@ def test_the_local_index_ranks_its_pages(index, site):
     results = index.search("kessin lighthouse height", max_results=3)
     assert results[0].url == site.url("/articles/kessin-lighthouse.html")
     assert index.search("nothing matches zebra", max_results=3) == []
+
+
+def test_searxng_gives_the_instances_results_and_sends_its_parameters(site):
+    backend = SearxngSearch(site.url("/"))  # a trailing slash is fine
+    assert backend.name == f"SearXNG at 127.0.0.1:{site.port}"
+    results = backend.search("kessin lighthouse", max_results=2, region="us-en", safesearch="on")
+    assert results[0] == SearchResult(
+        "The Kessin lighthouse: 150 years on the cliff",
+        site.url("/articles/kessin-lighthouse.html"),
+        "The red brick tower above Kessin harbour, built in 1874.",
+    )
+    assert len(results) <= 2
+    sent = site.log.searches[-1]
+    assert sent == {"q": "kessin lighthouse", "format": "json", "language": "en-US", "safesearch": "2"}
+    assert backend.search("striped zebra migration", max_results=3) == []  # nothing matched: not a failure
+    assert site.log.searches[-1]["language"] == "all" and site.log.searches[-1]["safesearch"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("prefix", "kind", "says"),
+    [
+        ("/searxng-403", "error", "add json to search.formats in its settings.yml"),
+        ("/searxng-429", "rate_limited", "rate-limiting this machine (HTTP 429)"),
+        ("/searxng-html", "error", "did not answer in SearXNG's JSON format"),
+        ("/searxng-broken", "error", "failed (google timeout)"),
+        ("/no-such-instance", "error", "answered HTTP 404"),
+    ],
+)
+def test_searxng_failures_say_what_went_wrong(site, prefix, kind, says):
+    with pytest.raises(SearchFailed) as failed:
+        SearxngSearch(site.url(prefix)).search("kessin", max_results=3, timeout_s=5)
+    assert failed.value.kind == kind and says in str(failed.value)
+
+
+def test_searxng_unreachable_is_offline_and_fast():
+    started = time.monotonic()
+    with pytest.raises(SearchFailed) as failed:
+        SearxngSearch(f"http://127.0.0.1:{free_port()}").search("x", max_results=3, timeout_s=5)
+    assert failed.value.kind == "offline" and "cannot be reached from this machine" in str(failed.value)
+    assert time.monotonic() - started < 2
+
+
+def test_searxng_that_never_answers_is_cut_at_the_timeout_or_by_stop(site):
+    silent = SearxngSearch(site.url("/searxng-silent"))
+    started = time.monotonic()
+    with pytest.raises(SearchFailed) as failed:
+        silent.search("x", max_results=3, timeout_s=1.0)
+    assert failed.value.kind == "timeout" and time.monotonic() - started < 2
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    started = time.monotonic()
+    with pytest.raises(SearchFailed) as failed:
+        silent.search("x", max_results=3, timeout_s=30, cancelled=stop.is_set)
+    assert failed.value.kind == "cancelled" and time.monotonic() - started < 1.3
+
+
+@pytest.mark.parametrize("url", ["localhost:8080", "ftp://searx.example", "http://", ""])
+def test_searxng_needs_an_http_address(url):
+    with pytest.raises(ValueError, match="SearXNG address must be an http"):
+        SearxngSearch(url)
+
+
+def test_regions_become_searxng_languages():
+    regions = ("wt-wt", "us-en", "uk-en", "fr-fr", "xl-es", "ct-ca")
+    assert [searxng_language(r) for r in regions] == ["all", "en-US", "en-GB", "fr-FR", "es", "ca"]
 
 
 def test_importing_the_web_workflow_loads_neither_ddgs_nor_trafilatura():

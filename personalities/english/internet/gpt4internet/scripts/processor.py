@@ -8,15 +8,18 @@ answer text and sources become chat events) and its `generate` is the workflow's
 from __future__ import annotations
 
 from gradio_app.personalities.processor import Processor as BaseProcessor
-from gradio_app.personalities.processor import WorkflowCancelled
+from gradio_app.personalities.processor import ProcessorError, WorkflowCancelled
 from gradio_app.web.prompts import PromptShape
-from gradio_app.web.settings import WebSettings
+from gradio_app.web.settings import InvalidWebSettings, WebSettings
 from gradio_app.web.workflow import answer_with_web
 
 
 class Processor(BaseProcessor):
     def run_workflow(self, prompt, previous_discussion_text, callback):
-        settings = WebSettings.from_values(self.settings)
+        try:
+            settings = WebSettings.from_values(self.settings)
+        except InvalidWebSettings as e:  # e.g. searxng chosen without its address: say which setting
+            raise ProcessorError(f"GPT 4 Internet cannot search: {e}. Fix it in the personality's settings.") from e
         shape = PromptShape(
             render=lambda system, user: self.chat_prompt(user, system=system),
             count_tokens=self.count_tokens,
