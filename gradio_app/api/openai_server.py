@@ -4,12 +4,16 @@
 `POST /v1/chat/completions` answers in character through the same WorkflowRunner as the UI, so a
 personality's conditioning, prefixes, anti-prompts and sampling apply. Request sampling values
 (temperature, top_p, top_k, max_tokens, seed) override the personality's, like the Settings
-override; `stop` adds stop strings. Scripted personalities return their final answer (steps are
-not sent). With API keys configured, requests need `Authorization: Bearer <key>`.
+override; `stop` adds stop strings. Scripted personalities return their final answer, followed by
+their images as Markdown links to `GET /v1/files/...` and their sources (api/answers.py); their
+steps never enter `content`: they come as a side channel, a `steps` list of step records on the
+completion and on stream chunks (the latest record per id is the step's state). Who may call any
+of these: api/access.py.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import time
@@ -19,17 +23,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from gradio_app.api.access import REFUSAL, ApiAccess
+from gradio_app.api.answers import FILES_ROUTE, Link, appendix, file_link, output_file, root_url
 from gradio_app.context import AppContext
 from gradio_app.generation.params import GenerationParams, InvalidParams
 from gradio_app.generation.stops import StopDetector
 from gradio_app.personalities.schema import PersonalityError
 from gradio_app.session import ChatSession, Message
-from gradio_app.workflows.events import Done, ErrorOut, Event, TextChunk
-from gradio_app.workflows.transcript import append_only
+from gradio_app.workflows.events import Done, ErrorOut, Event, Notice, StepEnd, StepStart, StepTitle, TextChunk
+from gradio_app.workflows.transcript import Transcript, append_only
 
 
 class ChatMessageIn(BaseModel):
@@ -136,15 +141,42 @@ def usage(metadata: dict[str, Any]) -> dict[str, int]:
 
 
 def _first_answer_event(events: Iterator[Event]) -> list[Event]:
-    """Read ahead to the first text or the end, so errors become HTTP errors, not broken streams."""
+    """Read ahead to the first text, step or the end, so errors become HTTP errors, not broken streams."""
     seen: list[Event] = []
     for event in events:
         if isinstance(event, ErrorOut):
             raise ApiError(400, event.message, "generation_failed", "server_error")
         seen.append(event)
-        if isinstance(event, (TextChunk, Done)):
+        if isinstance(event, (TextChunk, Done, StepStart, Notice)):
             break
     return seen
+
+
+class StepFeed:
+    """The steps side channel of a stream: a step's record (the stored shape, workflows/transcript.py)
+    when it starts, ends or is renamed, then at the end every record that changed since it was sent,
+    so the latest record per id equals the non-streaming `steps`."""
+
+    def __init__(self) -> None:
+        self._transcript = Transcript()
+        self._sent: dict[str, dict[str, Any]] = {}
+
+    def feed(self, event: Event) -> list[dict[str, Any]]:
+        self._transcript.apply(event)
+        steps = self._transcript.steps
+        if isinstance(event, (StepStart, StepEnd, StepTitle)):
+            return self._changed([steps[event.step_id]] if event.step_id in steps else [])
+        if isinstance(event, Notice):
+            return self._changed([steps[next(reversed(steps))]])
+        return []
+
+    def finish(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return self._changed(records)
+
+    def _changed(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out = [copy.deepcopy(r) for r in records if self._sent.get(r["id"]) != r]
+        self._sent.update((r["id"], r) for r in copy.deepcopy(out))
+        return out
 
 
 def register_openai_api(app: FastAPI, ctx: AppContext, access: ApiAccess | None = None) -> None:
@@ -168,6 +200,17 @@ def register_openai_api(app: FastAPI, ctx: AppContext, access: ApiAccess | None 
         ]
         return {"object": "list", "data": data}
 
+    def link_for(request: Request) -> Link:
+        return file_link(ctx.paths.outputs, root_url(request))
+
+    def get_file(request: Request, path: str) -> Any:
+        if not authorized(request):
+            return refuse()
+        found = output_file(ctx.paths.outputs, path)
+        if found is None:
+            return ApiError(404, "No such file.", "file_not_found").response()
+        return FileResponse(found)
+
     def chat_completions(request: Request, body: dict[str, Any]) -> Any:
         if not authorized(request):
             return refuse()
@@ -183,12 +226,14 @@ def register_openai_api(app: FastAPI, ctx: AppContext, access: ApiAccess | None 
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
         if chat_request.stream:
-            stream = _sse(completion_id, created, chat_request.model, head, events, chat.session.cancel)
+            link = link_for(request)
+            stream = _sse(completion_id, created, chat_request.model, head, events, chat.session.cancel, link)
             return StreamingResponse(stream, media_type="text/event-stream")
         done = next((e for e in [*head, *events] if isinstance(e, (Done, ErrorOut))), None)
         if isinstance(done, ErrorOut) or done is None:
             message = done.message if isinstance(done, ErrorOut) else "no answer"
             return ApiError(500, message, "generation_failed", "server_error").response()
+        content = done.content + appendix(done.content, done.metadata, link_for(request))
         return {
             "id": completion_id,
             "object": "chat.completion",
@@ -197,15 +242,17 @@ def register_openai_api(app: FastAPI, ctx: AppContext, access: ApiAccess | None 
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": done.content},
+                    "message": {"role": "assistant", "content": content},
                     "finish_reason": finish_reason(done.metadata),
                 }
             ],
             "usage": usage(done.metadata),
+            "steps": done.metadata.get("steps") or [],
         }
 
     app.add_api_route("/v1/models", list_models, methods=["GET"])
     app.add_api_route("/v1/chat/completions", chat_completions, methods=["POST"])
+    app.add_api_route(FILES_ROUTE + "{path:path}", get_file, methods=["GET"])
 
 
 def _sse(
@@ -215,6 +262,7 @@ def _sse(
     head: list[Event],
     rest: Iterator[Event],
     cancel: threading.Event,
+    link: Link,
 ) -> Iterator[str]:
     def chunk(delta: dict[str, str], finish: str | None = None, extra: dict[str, Any] | None = None) -> str:
         payload = {
@@ -227,12 +275,28 @@ def _sse(
         }
         return f"data: {json.dumps(payload)}\n\n"
 
+    steps = StepFeed()
+    sent = ""
     yield chunk({"role": "assistant"})
     try:
         for event in [*head, *rest]:
+            changed = steps.feed(event)
+            if changed:
+                yield chunk({}, extra={"steps": changed})
             if isinstance(event, TextChunk):
+                sent += event.text
                 yield chunk({"content": event.text})
             elif isinstance(event, Done):
+                changed = steps.finish(event.metadata.get("steps") or [])
+                if changed:
+                    yield chunk({}, extra={"steps": changed})
+                if not event.content.startswith(sent.strip()):
+                    # the workflow rewrote text already sent (Processor.full): a stream cannot take
+                    # it back, so the final answer follows it in full
+                    yield chunk({"content": f"\n\n{event.content}"})
+                tail = appendix(event.content, event.metadata, link)
+                if tail:
+                    yield chunk({"content": tail})
                 yield chunk({}, finish_reason(event.metadata), {"usage": usage(event.metadata)})
             elif isinstance(event, ErrorOut):
                 yield f"data: {json.dumps({'error': {'message': event.message, 'type': 'server_error'}})}\n\n"

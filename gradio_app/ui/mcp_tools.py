@@ -1,16 +1,36 @@
-"""MCP tools (with `--mcp`): chatting with any personality, scripted ones included.
+"""MCP tools (with `--mcp`): chatting with any personality, painting, searching the web.
 
 Gradio turns these API-only functions into MCP tools (their docstrings are the tool
-descriptions). Each call is a one-off discussion answered by the same WorkflowRunner as the UI.
+descriptions). Each call is a one-off discussion answered by the same WorkflowRunner as the UI;
+the turn itself is gradio_app/api/answers.py, this module only maps it to Gradio values and errors.
+The tools skip Gradio's queue: its MCP server reaches queued functions through an HTTP loopback
+client that cannot sign in, so with --auth they would always fail (api/access.py guards MCP).
+No `from __future__ import annotations` here: Gradio reads the return annotations as types (a
+tuple is one tool output per item, e.g. a text and an image).
 """
 
-from __future__ import annotations
+from typing import Any
 
 import gradio as gr
 
+from gradio_app.api.answers import (
+    ART_PERSONALITY,
+    WEB_PERSONALITY,
+    TurnFailed,
+    answer_once,
+    file_link,
+    paint,
+    root_url,
+    search_answer,
+)
 from gradio_app.context import AppContext
-from gradio_app.personalities.schema import PersonalityError
-from gradio_app.workflows.events import Done, ErrorOut
+
+
+class ToolError(gr.Error):
+    """gr.Error whose str() is the message itself: an MCP client gets str(error), not its repr."""
+
+    def __str__(self) -> str:
+        return str(self.message)
 
 
 def register_tools(ctx: AppContext) -> None:
@@ -45,17 +65,70 @@ def register_tools(ctx: AppContext) -> None:
             The personality's answer (for scripted personalities, the final answer of their workflow).
         """
         try:
-            personality = ctx.zoo.get(personality_id)
-        except PersonalityError as e:
-            raise gr.Error(str(e)) from e
-        session = ctx.new_session()
-        session.new_discussion(personality)
-        for event in ctx.runner.run_turn(session, message):
-            if isinstance(event, ErrorOut):
-                raise gr.Error(event.message)
-            if isinstance(event, Done):
-                return event.content
-        raise gr.Error("The personality gave no answer.")
+            return answer_once(ctx, personality_id, message).content
+        except TurnFailed as e:
+            raise ToolError(str(e)) from e
 
-    gr.api(list_personalities, api_name="list_personalities")
-    gr.api(chat_with_personality, api_name="chat_with_personality", concurrency_limit=16, concurrency_id="chat")
+    def generate_image(
+        description: str, request: gr.Request, personality_id: str = ART_PERSONALITY
+    ) -> tuple[str, dict[str, Any]]:
+        """Paint a picture with Stable Diffusion: the art personality writes a detailed prompt from
+        your description, then paints it. Needs a Stable Diffusion model on the server (the error
+        says where to put one).
+
+        Args:
+            description: what the picture should show.
+            personality_id: the art personality whose settings (model, size, steps) are used.
+
+        Returns:
+            The prompt used with the painting facts and image links, and the (first) image.
+        """
+        link = file_link(ctx.paths.outputs, root_url(request))
+        try:
+            painting = paint(ctx, description, link, personality_id)
+        except TurnFailed as e:
+            raise ToolError(str(e)) from e
+        first = painting.images[0]
+        # a Gradio file value: Gradio's MCP server sends the picture inline (base64) with its own URL
+        image = {"path": str(first), "orig_name": first.name, "meta": {"_type": "gradio.FileData"}}
+        return painting.text, image
+
+    def web_search_answer(question: str, personality_id: str = WEB_PERSONALITY) -> tuple[str, str]:
+        """Answer a question from the web: search, read the top pages, answer with numbered
+        citations checked against the pages. Fails with the reason when the web gives nothing to
+        answer from (offline, no results, unreadable pages).
+
+        Args:
+            question: what to find out.
+            personality_id: the web personality whose settings (results, pages, timeouts) are used.
+
+        Returns:
+            The answer, ending with its Sources list, and the sources as JSON
+            ([{index, title, url, passage, cited}]).
+        """
+        try:
+            return search_answer(ctx, question, personality_id)
+        except TurnFailed as e:
+            raise ToolError(str(e)) from e
+
+    gr.api(list_personalities, api_name="list_personalities", queue=False)
+    for tool in (chat_with_personality, generate_image, web_search_answer):
+        gr.api(tool, api_name=tool.__name__, queue=False)
+
+
+TOOL_NAMES = ("list_personalities", "chat_with_personality", "generate_image", "web_search_answer")
+
+
+def keep_only_tools(demo: gr.Blocks) -> int:
+    """Make the page's own events "undocumented", so the MCP server lists only the tools above.
+
+    Why: Gradio's MCP server turns every public API endpoint into a tool, which would put some 45
+    page handlers (send, rename, apply_settings...) in front of an agent. Undocumented endpoints
+    stay callable by the page and by gradio_client; they only leave the API docs and the MCP list.
+    Returns how many were hidden."""
+    hidden = 0
+    for fn in demo.fns.values():
+        if fn.api_visibility == "public" and fn.api_name not in TOOL_NAMES:
+            fn.api_visibility = "undocumented"
+            hidden += 1
+    return hidden

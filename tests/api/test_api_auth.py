@@ -59,19 +59,33 @@ def test_the_page_itself_asks_for_a_sign_in(app):
     assert login.status_code == 200 and login.json().get("success") is True
 
 
-async def list_tools(url, headers):
+async def list_and_chat(url, headers):
     async with (
-        httpx.AsyncClient(headers=headers, timeout=60) as http,
+        httpx.AsyncClient(headers=headers, timeout=300) as http,
         streamable_http_client(url, http_client=http) as (read, write, _),
         ClientSession(read, write) as session,
     ):
         await session.initialize()
-        return await session.list_tools()
+        tools = await session.list_tools()
+        answer = await session.call_tool("chat_with_personality", {"personality_id": MODEL, "message": "Say hi."})
+        return tools, answer
 
 
 def test_mcp_needs_the_credentials_too(app):
     url = f"{app.url}gradio_api/mcp/"
     refused = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, timeout=30)
     assert refused.status_code == 401
-    tools = asyncio.run(asyncio.wait_for(list_tools(url, {"Authorization": "Bearer alice:wonder land"}), 120))
+    headers = {"Authorization": "Bearer alice:wonder land"}
+    tools, answer = asyncio.run(asyncio.wait_for(list_and_chat(url, headers), 600))
     assert "chat_with_personality" in {t.name for t in tools.tools}
+    # the tools run without Gradio's queue, whose loopback client could not sign in
+    assert not answer.isError, answer.content
+    assert answer.content[0].text.strip()
+
+
+def test_v1_files_take_the_same_credentials(app):
+    (app.data_dir / "outputs" / "probe.txt").write_text("served", encoding="utf-8")
+    url = f"{app.url}v1/files/probe.txt"
+    assert httpx.get(url, timeout=30).status_code == 401
+    assert httpx.get(url, headers={"Authorization": "Bearer alice:nope"}, timeout=30).status_code == 401
+    assert httpx.get(url, headers={"Authorization": "Bearer alice:wonder land"}, timeout=30).text == "served"

@@ -19,7 +19,9 @@ import pytest
 import yaml
 
 from app import parse_args
-from gradio_app.config import AppSettings, overrides_from_args
+from gradio_app.auth import credentials
+from gradio_app.config import SETTINGS, AppSettings, overrides_from_args
+from gradio_app.generation.models_zoo import CATALOG_BY_ID
 from tests.conftest import FIXTURE_ZOO, PROJECT_ROOT, SHARED_FIXTURES, LaunchedApp
 
 DOCS = [
@@ -35,15 +37,28 @@ def blocks(path: Path, language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)\n```", path.read_text(encoding="utf-8"), re.S)
 
 
+ENV_PREFIX = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*=(?:\"[^\"]*\"|'[^']*'|\S+)\s+)+")
+
+
+def split_env(command: str) -> tuple[dict[str, str], str]:
+    """`A=1 B="x y" python app.py` -> ({"A": "1", "B": "x y"}, "python app.py")."""
+    command = command.strip()
+    prefix = ENV_PREFIX.match(command)
+    if prefix is None:
+        return {}, command
+    env = dict(word.split("=", 1) for word in shlex.split(prefix.group(0)))
+    return env, command[prefix.end() :]
+
+
 def normalized(command: str) -> str:
-    """`.venv/bin/python app.py` is `python app.py`; leading VAR=value assignments are dropped."""
-    command = re.sub(r"^(?:[A-Z_]+=(?:\"[^\"]*\"|\S+)\s+)+", "", command.strip())
-    return re.sub(r"^\.venv/bin/(python|pip)\b", r"\1", command)
+    """`.venv/bin/python app.py` is `python app.py`; leading VAR=value assignments are split off
+    (checked on their own by test_environment_variables_in_commands_are_real)."""
+    return re.sub(r"^\.venv/bin/(python|pip)\b", r"\1", split_env(command)[1])
 
 
-def shell_commands() -> list[tuple[str, str]]:
-    """(doc name, command) for every command of every bash block (continuations joined, `&&`
-    chains split)."""
+def shell_commands() -> list[tuple[str, dict[str, str], str]]:
+    """(doc name, VAR=value prefix, command) for every command of every bash block (continuations
+    joined, `&&` chains split)."""
     found = []
     for doc in DOCS:
         for block in blocks(doc, "bash"):
@@ -51,11 +66,12 @@ def shell_commands() -> list[tuple[str, str]]:
                 line = line.split(" #", 1)[0].strip()
                 if not line or line.startswith("#"):
                     continue
-                found += [(doc.name, normalized(part)) for part in line.split("&&") if part.strip()]
+                found += [(doc.name, split_env(part)[0], normalized(part)) for part in line.split("&&") if part.strip()]
     return found
 
 
-COMMANDS = shell_commands()
+ENV_COMMANDS = shell_commands()
+COMMANDS = [(doc, command) for doc, _, command in ENV_COMMANDS]
 
 
 def words(command: str) -> list[str]:
@@ -78,6 +94,89 @@ def test_app_commands_parse_and_their_settings_are_valid(command):
     args = parse_args(words(command)[2:])
     _, problems = overrides_from_args(args, env={})
     assert problems == [], problems
+
+
+# -- environment variables: the settings table (gradio_app/config.py), or read by the app itself ----
+
+SETTING_VARIABLES = {key.env: key for key in SETTINGS if key.env}
+# Not ours: read by a build, Hugging Face Hub or Spaces (documented where they are used).
+EXTERNAL_VARIABLES = {"CMAKE_ARGS", "HF_TOKEN", "HF_ENDPOINT", "SPACE_ID"}
+
+
+def variables_the_app_reads() -> set[str]:
+    """PWEBUI_* names in app.py and gradio_app/ besides the settings table (host, data folder,
+    sign-in, API keys, locking, start-up download...)."""
+    sources = [PROJECT_ROOT / "app.py", *sorted((PROJECT_ROOT / "gradio_app").rglob("*.py"))]
+    return {name for path in sources for name in re.findall(r"\bPWEBUI_[A-Z0-9_]+\b", path.read_text())}
+
+
+APP_VARIABLES = variables_the_app_reads() - set(SETTING_VARIABLES)
+
+
+def a_switch(value: str) -> None:
+    if value.strip().lower() not in ("", "0", "1", "true", "false", "yes", "no", "on", "off"):
+        raise ValueError(f"{value!r} is not on/off")
+
+
+# Values of app-level variables that can be checked without starting the app (each raises if bad).
+APP_VALUE_CHECKS = {
+    "PWEBUI_AUTH": lambda value: credentials([], None, value),
+    "PWEBUI_DOWNLOAD_MODEL": lambda value: CATALOG_BY_ID[value],
+    "PWEBUI_LOCK_SETTINGS": a_switch,
+}
+
+
+def test_the_variable_tables_are_sound():
+    assert {"PWEBUI_MODEL", "PWEBUI_N_GPU_LAYERS", "PWEBUI_SERVER_URL"} <= set(SETTING_VARIABLES)
+    assert {"PWEBUI_HOST", "PWEBUI_DATA_DIR", "PWEBUI_AUTH", "PWEBUI_API_KEYS", "PWEBUI_LOCK_SETTINGS"} <= APP_VARIABLES
+    assert set(APP_VALUE_CHECKS) <= APP_VARIABLES
+
+
+@pytest.mark.parametrize("doc", [d for d in DOCS if "PWEBUI_" in d.read_text(encoding="utf-8")], ids=lambda d: d.name)
+def test_every_variable_the_docs_name_is_real(doc):
+    """A PWEBUI_* name anywhere in a doc (prose, tables, commands) is a setting or read by the app."""
+    named = set(re.findall(r"\bPWEBUI_[A-Z0-9_]+\b", doc.read_text(encoding="utf-8")))
+    unknown = named - set(SETTING_VARIABLES) - APP_VARIABLES
+    assert not unknown, f"{doc.name} names variables the app does not know: {sorted(unknown)}"
+
+
+ENV_PREFIXED = sorted({(d, tuple(e.items()), c) for d, e, c in ENV_COMMANDS if e})
+
+
+@pytest.mark.parametrize(
+    ("doc", "env", "command"), ENV_PREFIXED, ids=[f"{d}:{'+'.join(k for k, _ in e)}" for d, e, _ in ENV_PREFIXED]
+)
+def test_environment_variables_in_commands_are_real(doc, env, command, monkeypatch):
+    """`VAR=value command`: each variable is a setting whose check accepts the value, a variable the
+    app reads (its value checked where that is possible without starting it), or an external one;
+    an app command parses under that environment with no setting problem."""
+    env = dict(env)
+    for name, value in env.items():
+        if name in SETTING_VARIABLES:
+            SETTING_VARIABLES[name].check(value, from_text=True)  # raises ValueError with the reason
+        elif name in APP_VARIABLES:
+            APP_VALUE_CHECKS.get(name, str)(value)
+        else:
+            assert name in EXTERNAL_VARIABLES, f"{doc}: {name} is not a variable the app or its tools read"
+    if command.startswith("python app.py"):
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        args = parse_args(words(command)[2:])
+        _, problems = overrides_from_args(args, env=env)
+        assert problems == [], problems
+        if "PWEBUI_HOST" in env:
+            assert args.host == env["PWEBUI_HOST"]
+        if "PWEBUI_DATA_DIR" in env:
+            assert str(args.data_dir) == env["PWEBUI_DATA_DIR"]
+
+
+def test_the_hosting_examples_are_checked():
+    """docs/hosting.md shows exposing the app and configuring it by variables: all of it in fences."""
+    hosting = [(e, c) for d, e, c in ENV_COMMANDS if d == "hosting.md"]
+    flags = {w for _, c in hosting for w in words(c) if w.startswith("--")}
+    assert {"--host", "--share", "--auth", "--auth-file", "--api-key", "--mcp"} <= flags
+    variables = {name for e, _ in hosting for name in e}
+    assert {"PWEBUI_HOST", "PWEBUI_DATA_DIR", "PWEBUI_AUTH", "PWEBUI_N_GPU_LAYERS", "PWEBUI_SERVER_URL"} <= variables
 
 
 PIP = sorted({c for _, c in COMMANDS if c.startswith("pip install")})
