@@ -247,10 +247,10 @@ def model_path() -> Path:
 
 def bare_llama(n_ctx: int, threads: int | None) -> Any:
     """A bare llama-cpp-python model, loaded the way the app's binding loads it."""
-    from llama_cpp import Llama
+    from gradio_app.generation.cpu_guard import open_llama
 
     n = threads or os.cpu_count() or 1
-    return Llama(str(model_path()), n_ctx=n_ctx, n_threads=n, n_threads_batch=n, n_batch=512, verbose=False)
+    return open_llama(model_path(), n_ctx=n_ctx, n_threads=n, n_threads_batch=n, n_batch=512, verbose=False)
 
 
 BENCH_PERSONALITY = "english/bench/steady"

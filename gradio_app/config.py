@@ -77,6 +77,11 @@ class DataPaths:
         return self.root / "models"
 
     @property
+    def model_hashes(self) -> Path:
+        """SHA-256 of model files already hashed (stored answers name the file that wrote them)."""
+        return self.root / "model-hashes.json"
+
+    @property
     def work(self) -> Path:
         """Scratch folders of scripted personalities (work/<language>/<category>/<name>/), not served."""
         return self.root / "work"

@@ -6,7 +6,7 @@ import contextlib
 import logging
 import sqlite3
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,9 +17,10 @@ from gradio_app.discussions.schema import SchemaTooNew
 from gradio_app.discussions.store import DiscussionStore
 from gradio_app.fileio import write_problem
 from gradio_app.generation.bindings.base import LoadOptions, ModelLoadError
+from gradio_app.generation.model_files import FileHashes
 from gradio_app.generation.models_zoo import DownloadError, HubStatus, ModelDownloads, hub_endpoint
 from gradio_app.generation.service import GenerationService
-from gradio_app.personalities.install import Installer
+from gradio_app.personalities.install import Installer, InstallEvent, InstallFinished
 from gradio_app.personalities.schema import PersonalityError
 from gradio_app.personalities.zoo import Zoo
 from gradio_app.session import ChatSession
@@ -70,7 +71,7 @@ class AppContext:
         overrides = dict(overrides or {})
         if model_path:
             overrides["model.path"] = model_path
-        service = GenerationService()
+        service = GenerationService(hashes=FileHashes(paths.model_hashes))
         controller = SettingsController(paths, saved, service, overrides, locked=locked)
         zoo = Zoo(zoo_roots or [BUILTIN_ZOO, paths.user_zoo], trusted_roots=[BUILTIN_ZOO])
         problem = write_problem(paths.root)
@@ -155,6 +156,23 @@ class AppContext:
             assert personality is not None
         session.new_discussion(personality)
         return session
+
+    def select_personality(
+        self, session: ChatSession, personality_id: str, before_switch: Callable[[], object] | None = None
+    ) -> Iterator[InstallEvent]:
+        """Switch `session` to a personality: a new discussion with its welcome message. One that
+        needs installing is installed first (its events pass through) and the switch happens only
+        if that succeeded. `before_switch` runs just before it (the UI stops the old answer).
+        Raises PersonalityError (unknown or broken) or InstallRefused (it may not be installed)."""
+        personality = self.zoo.get(personality_id)
+        if personality.needs_install:
+            for event in self.installer.install(personality):
+                yield event
+                if isinstance(event, InstallFinished) and not event.ok:
+                    return
+        if before_switch is not None:
+            before_switch()
+        session.new_discussion(personality)
 
     def refresh_new_session(self, session: ChatSession) -> None:
         """A page's session is a copy of the one built at start-up: until it has a user message,

@@ -136,7 +136,9 @@ class LlamaServer:
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self.log_path = log_path
         self._log = log_path.open("w")
-        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1"]
+        # through the CPU guard: on a machine whose AMX faults, the server's model skips it too
+        cmd = [sys.executable, "-m", "gradio_app.generation.cpu_guard", "llama_cpp.server"]
+        cmd += ["--model", str(model), "--host", "127.0.0.1"]
         cmd += ["--port", str(self.port), "--n_ctx", str(n_ctx), "--n_threads", "2", "--verbose", "False"]
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)
         self._wait_ready()

@@ -2,18 +2,28 @@
 
 The facts (name, quantization, trained context, chat template present) come from the GGUF header,
 read directly: the model list can describe every file without loading any of them, and a
-downloaded file is checked to be a readable GGUF before it is offered as a model.
+downloaded file is checked to be a readable GGUF before it is offered as a model. A loaded file's
+SHA-256 (which exact file wrote an answer) is computed in the background by `FileHashes`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import logging
+import os
 import re
 import struct
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
+
+from gradio_app.fileio import atomic_write_text
+
+log = logging.getLogger(__name__)
 
 GGUF_MAGIC = b"GGUF"
 # Reading stops after this much header: facts we want come before the big tokenizer arrays.
@@ -307,3 +317,135 @@ class ModelChoice:
     value: str  # "" = the embedded default
     label: str
     file: ModelFile | None = field(default=None, compare=False)
+
+
+# Answers record this many hex digits of a model file's SHA-256: enough to tell files apart.
+HASH_PREFIX_LEN = 12
+_HASH_CHUNK = 4 * 2**20
+_HashKey = tuple[str, int, int]  # resolved path, size, mtime_ns: a changed file is hashed anew
+
+
+class FileHashes:
+    """SHA-256 of model files, each computed once per (path, size, mtime), in a background thread.
+
+    Why: a stored answer names the exact file that wrote it, but hashing a multi-GB GGUF takes
+    seconds, so neither a model load nor an answer waits for it (answers before it is known record
+    the file and its size only). Known hashes stay in memory and, given `cache_file`, in a small
+    JSON file, so a re-load or a restart does not read the whole file again.
+    """
+
+    def __init__(self, cache_file: Path | None = None) -> None:
+        self.cache_file = cache_file
+        self._lock = threading.Lock()
+        self._known: dict[_HashKey, str] | None = None  # loaded from cache_file on first use
+        self._pending: dict[_HashKey, list[Callable[[str], None]]] = {}
+        self.computed = 0  # files actually read (so a test can see a cache hit)
+
+    def known(self, path: Path) -> str | None:
+        """The full hex digest if it is known for the file as it is now, else None."""
+        key = _hash_key(path)
+        if key is None:
+            return None
+        with self._lock:
+            return self._cache().get(key)
+
+    def request(self, path: Path, on_done: Callable[[str], None] | None = None) -> str | None:
+        """The digest if known now (`on_done` is then not called); otherwise None, and the file
+        is hashed in the background (at most one thread per file) and `on_done` gets the digest."""
+        key = _hash_key(path)
+        if key is None:
+            return None
+        with self._lock:
+            digest = self._cache().get(key)
+            if digest is not None:
+                return digest
+            waiting = self._pending.get(key)
+            if waiting is not None:
+                if on_done is not None:
+                    waiting.append(on_done)
+                return None
+            self._pending[key] = [on_done] if on_done is not None else []
+        threading.Thread(target=self._hash, args=(key,), name="model-hash", daemon=True).start()
+        return None
+
+    def wait(self, path: Path, timeout: float) -> str | None:
+        """Block until the digest of `path` is known (starting the hash if needed); None on timeout."""
+        done = threading.Event()
+        found: list[str] = []
+
+        def keep(digest: str) -> None:
+            found.append(digest)
+            done.set()
+
+        digest = self.request(path, keep)
+        if digest is not None:
+            return digest
+        done.wait(timeout)
+        return found[0] if found else None
+
+    def _hash(self, key: _HashKey) -> None:
+        _lower_thread_priority()
+        digest: str | None = None
+        try:
+            hasher = hashlib.sha256()
+            with open(key[0], "rb") as f:
+                while chunk := f.read(_HASH_CHUNK):
+                    hasher.update(chunk)
+            digest = hasher.hexdigest()
+        except OSError as e:
+            log.warning("could not hash %s: %s", key[0], e)
+        with self._lock:
+            callbacks = self._pending.pop(key, [])
+            if digest is None or _hash_key(Path(key[0])) != key:  # changed while read: not this file's
+                return
+            self.computed += 1
+            known = self._cache()
+            for other in [k for k in known if k[0] == key[0]]:  # one entry per path: the latest
+                del known[other]
+            known[key] = digest
+            self._save(known)
+        for callback in callbacks:
+            try:
+                callback(digest)
+            except Exception:
+                log.exception("a model hash callback failed")
+
+    def _cache(self) -> dict[_HashKey, str]:
+        """The known digests (caller holds the lock); read from cache_file the first time."""
+        if self._known is None:
+            self._known = {}
+            try:
+                if self.cache_file is not None and self.cache_file.is_file():
+                    for path, entry in json.loads(self.cache_file.read_text(encoding="utf-8")).items():
+                        self._known[(path, int(entry["size"]), int(entry["mtime_ns"]))] = str(entry["sha256"])
+            except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
+                log.warning("ignoring the model hash cache %s: %s", self.cache_file, e)
+        return self._known
+
+    def _save(self, known: dict[_HashKey, str]) -> None:
+        if self.cache_file is None:
+            return
+        data = {p: {"size": size, "mtime_ns": mtime, "sha256": d} for (p, size, mtime), d in known.items()}
+        try:
+            atomic_write_text(self.cache_file, json.dumps(data, indent=1, sort_keys=True))
+        except OSError as e:  # a read-only data folder: the hash is still known for this run
+            log.warning("could not save the model hash cache %s: %s", self.cache_file, e)
+
+
+def _hash_key(path: Path) -> _HashKey | None:
+    try:
+        real = Path(path).resolve()
+        stat = real.stat()
+    except OSError:
+        return None
+    return (str(real), stat.st_size, stat.st_mtime_ns)
+
+
+def _lower_thread_priority() -> None:
+    """Hashing yields the CPU to generation (on Linux, a thread's nice value is its own)."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+
+# One per process by default: every service that loads a file shares what was already hashed.
+MODEL_HASHES = FileHashes()

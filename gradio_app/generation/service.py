@@ -5,6 +5,10 @@ limit is per handler, so two different handlers can reach the model at once). Ev
 model therefore goes through one fair queue here: requests are served in arrival order, a waiting
 request can see its position and can be cancelled, and Stop ends a running generation within one
 token.
+
+Token counting skips that queue (it reads only the vocabulary, and a prompt is counted while another
+answer streams), so it must not outlive the binding it uses: each call holds a lease on the binding,
+and a binding swapped out by connect()/unload() is closed only when its last lease ends.
 """
 
 from __future__ import annotations
@@ -16,18 +20,19 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from gradio_app.generation.bindings.base import (
     Binding,
-    GenerationError,
     LoadOptions,
     ModelInfo,
     ModelLoadError,
+    ModelNotLoaded,
     StreamStats,
 )
+from gradio_app.generation.model_files import HASH_PREFIX_LEN, MODEL_HASHES, FileHashes
 from gradio_app.generation.params import GenerationParams
 from gradio_app.generation.stops import StopDetector
 
@@ -49,8 +54,24 @@ def _accepts_cache_key(binding: Binding) -> bool:
     return any(p.name == "cache_key" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
-class ModelNotLoaded(GenerationError):
-    """No model is loaded (the message says why, e.g. the last load error)."""
+# Facts about the model file, recorded only when known (a server's model has none).
+_FILE_FACTS = ("model_file", "model_size_bytes", "model_sha256")
+
+
+def model_facts(info: ModelInfo | None) -> dict[str, Any]:
+    """How a stored answer names its model: name and binding, plus for a model file its name, size
+    and SHA-256 prefix (the hash only once computed in the background). A server's model is named
+    by the server alone: the file behind it is not ours to see, so no file or hash is recorded."""
+    if info is None:
+        return {"model": "", "binding": ""}
+    facts = {
+        "model": info.name,
+        "binding": info.binding,
+        "model_file": info.file_name,
+        "model_size_bytes": info.size_bytes if info.file_name else 0,
+        "model_sha256": info.file_sha256,
+    }
+    return {k: v for k, v in facts.items() if v or k not in _FILE_FACTS}
 
 
 class FairQueue:
@@ -131,6 +152,9 @@ class GenerationResult:
     params: dict[str, Any] = field(default_factory=dict)
     model: str = ""
     binding: str = ""
+    model_file: str = ""
+    model_size_bytes: int = 0
+    model_sha256: str = ""
     queued_s: float = 0.0
     time_to_first_token_s: float = 0.0
     duration_s: float = 0.0
@@ -140,8 +164,17 @@ class GenerationResult:
         gen_time = self.duration_s - self.time_to_first_token_s
         return self.completion_tokens / gen_time if gen_time > 0 and self.completion_tokens > 1 else 0.0
 
+    def set_model(self, info: ModelInfo) -> None:
+        """Record which model answered (see model_facts)."""
+        facts = model_facts(info)
+        self.model, self.binding = facts["model"], facts["binding"]
+        self.model_file = facts.get("model_file", "")
+        self.model_size_bytes = facts.get("model_size_bytes", 0)
+        self.model_sha256 = facts.get("model_sha256", "")
+
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "tokens_per_second": round(self.tokens_per_second, 2)}
+        data = {**asdict(self), "tokens_per_second": round(self.tokens_per_second, 2)}
+        return {k: v for k, v in data.items() if v or k not in _FILE_FACTS}
 
 
 class GenerationStream:
@@ -206,7 +239,7 @@ class GenerationStream:
     def _generate_locked(self) -> Iterator[str]:
         binding = self._service._require_binding()
         result, params = self.result, self._params
-        result.model, result.binding = binding.info.name, binding.info.binding
+        result.set_model(binding.info)
         seed = params.resolved_seed()
         result.seed = seed
         detector = StopDetector(self._stops)
@@ -251,13 +284,20 @@ class GenerationStream:
             result.stop_reason = stats.stop_reason or "cancelled"
             result.stop_string = detector.marker
             result.duration_s = time.perf_counter() - gen_start
+            result.set_model(binding.info)  # again: the file's hash may have become known meanwhile
             log.debug("generation done: %s", result.to_dict())
 
 
 class GenerationService:
     """Owns the loaded model and serializes every use of it."""
 
-    def __init__(self, binding_factory: Callable[[str, LoadOptions], Binding] | None = None) -> None:
+    def __init__(
+        self,
+        binding_factory: Callable[[str, LoadOptions], Binding] | None = None,
+        hashes: FileHashes | None = None,
+    ) -> None:
+        """`hashes`: where model file hashes are kept (default: shared in memory by the process;
+        a FileHashes with a cache file in the data folder also spares a restart the re-hash)."""
         if binding_factory is None:
             from gradio_app.generation.bindings.llama_cpp import LlamaCppBinding
 
@@ -267,6 +307,12 @@ class GenerationService:
         self._binding: Binding | None = None
         self._options = LoadOptions()
         self.load_error: str | None = None
+        self.hashes = MODEL_HASHES if hashes is None else hashes
+        # Guards swapping _binding against taking a lease; id(binding) -> token calls using it,
+        # and the swapped-out bindings left for their last lease to close.
+        self._lease_lock = threading.Lock()
+        self._leases: dict[int, int] = {}
+        self._retired: dict[int, Binding] = {}
 
     # -- model lifecycle -------------------------------------------------------------------
     def load(self, model_path: str | Path, options: LoadOptions | None = None) -> ModelInfo:
@@ -290,17 +336,57 @@ class GenerationService:
                 self.load_error = str(e)
                 log.error("model load failed: %s", e)
                 raise
-            old, self._binding = self._binding, new
+            self._swap(new)
             self.load_error = None
-            if old is not None:
-                old.close()
+            self._note_file_hash(new)
             return new.info
 
     def unload(self) -> None:
         with self._queue.hold():
-            old, self._binding = self._binding, None
-            if old is not None:
-                old.close()
+            self._swap(None)
+
+    def _swap(self, new: Binding | None) -> None:
+        """Make `new` current. The old binding is closed now, or, if a token count is still using
+        it, by the end of the last such call (never under its feet: that would free the model)."""
+        with self._lease_lock:
+            old, self._binding = self._binding, new
+            if old is None:
+                return
+            if self._leases.get(id(old)):
+                self._retired[id(old)] = old
+                return
+        old.close()
+
+    @contextmanager
+    def _lease(self) -> Iterator[Binding]:
+        """The current binding, kept open until the block ends (see _swap)."""
+        with self._lease_lock:
+            binding = self._require_binding()
+            self._leases[id(binding)] = self._leases.get(id(binding), 0) + 1
+        try:
+            yield binding
+        finally:
+            with self._lease_lock:
+                left = self._leases.pop(id(binding)) - 1
+                if left:
+                    self._leases[id(binding)] = left
+                retired = None if left else self._retired.pop(id(binding), None)
+            if retired is not None:
+                retired.close()
+
+    def _note_file_hash(self, binding: Binding) -> None:
+        """Put the model file's hash prefix into `binding.info`: now if known, else once computed
+        in the background (loads and answers never wait for a multi-GB file to be read)."""
+        info = binding.info
+        if not info.file_name or not info.path:
+            return
+
+        def adopt(digest: str) -> None:
+            binding.info = replace(binding.info, file_sha256=digest[:HASH_PREFIX_LEN])
+
+        digest = self.hashes.request(Path(info.path), adopt)
+        if digest is not None:
+            adopt(digest)
 
     @property
     def is_loaded(self) -> bool:
@@ -324,12 +410,14 @@ class GenerationService:
             raise ModelNotLoaded(f"No model is loaded{reason}. Choose a model in the Settings tab.")
         return self._binding
 
-    # -- text <-> tokens (the vocabulary is read-only, so no queue needed) ---------------------
+    # -- text <-> tokens (the vocabulary is read-only: no queue, only a lease on the binding) ---
     def count_tokens(self, text: str, *, add_bos: bool = False) -> int:
-        return self._require_binding().count_tokens(text, add_bos=add_bos)
+        with self._lease() as binding:
+            return binding.count_tokens(text, add_bos=add_bos)
 
     def tokenize(self, text: str, *, add_bos: bool = True) -> list[int]:
-        return self._require_binding().tokenize(text, add_bos=add_bos)
+        with self._lease() as binding:
+            return binding.tokenize(text, add_bos=add_bos)
 
     def model_info(self) -> ModelInfo:
         """The loaded model's facts, or ModelNotLoaded saying why there is none."""

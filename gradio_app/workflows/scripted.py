@@ -30,7 +30,7 @@ from typing import Any
 from gradio_app.config import DataPaths
 from gradio_app.generation.bindings.base import GenerationError
 from gradio_app.generation.params import GenerationParams
-from gradio_app.generation.service import GenerationService
+from gradio_app.generation.service import GenerationService, model_facts
 from gradio_app.personalities.personality import Personality
 from gradio_app.personalities.processor import (
     API_VERSION,
@@ -356,6 +356,8 @@ class ScriptedWorkflow:
                         session.save_partial(turn.answer, transcript.answer)
                         last_save = now
                     yield item
+                else:
+                    yield ev.Idle()  # the UI may have held the last change back: it can send it now
                 if session.cancel.is_set():
                     stop_seen = stop_seen or now
                     if now - stop_seen >= STOP_GRACE_S:
@@ -444,8 +446,7 @@ class _Turn:
             "params": self.params.to_dict(),
             "seed": self.params.seed,
             "seeds": [r.seed for r in results],
-            "model": info.name if info else "",
-            "binding": info.binding if info else "",
+            **model_facts(info),
             "generations": len(results),
             "prompt_tokens": sum(r.prompt_tokens for r in results),
             "completion_tokens": completion,

@@ -211,3 +211,85 @@ def test_model_load_errors_are_clear_and_keep_the_old_model(tmp_path, model_path
     assert svc.is_loaded  # the working model is still there
     assert svc.generate(CHAT.format("Hi"), GenerationParams(n_predict=3, seed=1)) is not None
     svc.unload()
+
+
+@pytest.mark.slow
+def test_token_counts_survive_reloads_and_unloads(model_path):
+    """count_tokens skips the queue; a reload closes the model it may be using. It must neither
+    crash nor fail, except with the clear ModelNotLoaded while no model is loaded at all."""
+    svc = GenerationService()
+    svc.load(model_path, LoadOptions(n_ctx=512))
+    text = "The quick brown fox jumps over the lazy dog. " * 40
+    expected = svc.count_tokens(text)
+    stop = threading.Event()
+    counts: list[int] = []
+    unexpected: list[BaseException] = []
+    not_loaded = 0
+
+    def hammer() -> None:
+        nonlocal not_loaded
+        while not stop.is_set():
+            try:
+                counts.append(svc.count_tokens(text))
+            except ModelNotLoaded:
+                not_loaded += 1
+            except BaseException as e:  # AttributeError on a closed binding was the bug
+                unexpected.append(e)
+                return
+
+    threads = [threading.Thread(target=hammer) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(4):  # reloads, one of them after an unload
+            time.sleep(0.05)
+            if i == 2:
+                svc.unload()
+                time.sleep(0.02)
+            svc.load(model_path, LoadOptions(n_ctx=512))
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+    assert not unexpected, unexpected
+    assert counts and set(counts) == {expected}
+    assert svc.count_tokens(text) == expected
+    assert not svc._leases and not svc._retired  # every swapped-out model was closed
+    svc.unload()
+
+
+def test_a_closed_binding_says_so_clearly(model_path):
+    binding = LlamaCppBinding(model_path, LoadOptions(n_ctx=512))
+    binding.close()
+    with pytest.raises(ModelNotLoaded, match="was closed"):
+        binding.count_tokens("hello")
+
+
+def test_answers_record_the_model_file_and_its_hash(tmp_path, model_path):
+    """The file and its SHA-256 prefix are recorded once the background hash is known; a re-load
+    (or a new service with the same cache file) does not read the file again."""
+    import hashlib
+
+    from gradio_app.generation.model_files import FileHashes
+
+    hashes = FileHashes(tmp_path / "model-hashes.json")
+    svc = GenerationService(hashes=hashes)
+    info = svc.load(model_path, LoadOptions(n_ctx=512))
+    assert info.file_name == model_path.name and info.size_bytes == model_path.stat().st_size
+    digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
+    deadline = time.monotonic() + 60
+    while not svc.info.file_sha256 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stream = svc.stream(CHAT.format("Hi"), GenerationParams(n_predict=3, seed=1))
+    stream.text()
+    meta = stream.result.to_dict()
+    assert meta["model_file"] == model_path.name
+    assert meta["model_size_bytes"] == model_path.stat().st_size
+    assert meta["model_sha256"] == digest[:12]
+    assert hashes.computed == 1
+    assert svc.load(model_path, LoadOptions(n_ctx=512)).file_sha256 == digest[:12]  # known at once
+    again = GenerationService(hashes=FileHashes(tmp_path / "model-hashes.json"))
+    assert again.load(model_path, LoadOptions(n_ctx=512)).file_sha256 == digest[:12]
+    assert again.hashes.computed == 0 and hashes.computed == 1
+    svc.unload()
+    again.unload()

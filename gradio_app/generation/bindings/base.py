@@ -19,6 +19,10 @@ class GenerationError(RuntimeError):
     """Generation failed for a reason the user should see (prompt too long, backend error)."""
 
 
+class ModelNotLoaded(GenerationError):
+    """No model is loaded, or the binding asked was closed (the message says why)."""
+
+
 @dataclass(frozen=True)
 class LoadOptions:
     """How to load a model. threads=None means every core (llama-cpp-python would use half).
@@ -53,6 +57,11 @@ class ModelInfo:
     # so the prompt budget keeps a safety margin; True: the model's own tokenizer counts.
     exact_token_counts: bool = True
     source: str = ""  # where the model runs: a file path, or a server URL
+    # The model file's name (from the binding) and its SHA-256 prefix (model_files.HASH_PREFIX_LEN
+    # hex digits, filled in by GenerationService once hashed in the background; "" until then).
+    # A server's model has neither: it is known by the name the server gives it.
+    file_name: str = ""
+    file_sha256: str = ""
 
 
 @dataclass

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,10 +19,15 @@ from gradio_app.generation.bindings.base import (
     LoadOptions,
     ModelInfo,
     ModelLoadError,
+    ModelNotLoaded,
     StreamStats,
 )
+from gradio_app.generation.cpu_guard import open_llama
 from gradio_app.generation.params import GenerationParams
 from gradio_app.generation.state_cache import StateCache
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +107,13 @@ class LlamaCppBinding:
         path = Path(model_path).expanduser().resolve()
         size = check_model_file(path)
         try:
-            from llama_cpp import Llama
+            import llama_cpp  # noqa: F401
         except ImportError as e:  # pragma: no cover - requirements install it
             raise ModelLoadError("llama-cpp-python is not installed (pip install -r requirements.txt)") from e
         threads = options.n_threads or os.cpu_count() or 1
         try:
-            self._llm = Llama(
-                model_path=str(path),
+            self._llm: Llama | None = open_llama(
+                path,
                 n_ctx=options.n_ctx,
                 n_threads=threads,
                 n_threads_batch=threads,
@@ -138,6 +144,7 @@ class LlamaCppBinding:
             binding=self.name,
             metadata={k: v for k, v in meta.items() if k != "tokenizer.chat_template"},
             source=str(path),
+            file_name=path.name,
         )
         log.info("loaded %s (%d threads, n_ctx=%d)", path.name, threads, self.info.n_ctx)
 
@@ -159,11 +166,19 @@ class LlamaCppBinding:
             self._pieces[key] = piece
         return piece
 
+    def _open_llm(self) -> Llama:
+        """The live model; a closed binding says so clearly instead of failing on None."""
+        llm = self._llm
+        if llm is None:
+            raise ModelNotLoaded(f"{self.info.file_name or 'The model'} was closed (unloaded or replaced).")
+        return llm
+
     def tokenize(self, text: str, *, add_bos: bool = True) -> list[int]:
         # special=True so chat-template markers (<|im_start|>...) become their control tokens.
-        return self._llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+        return self._open_llm().tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
 
     def detokenize(self, tokens: list[int]) -> str:
+        self._open_llm()  # uncached pieces read the vocabulary, freed with the model
         return b"".join(self._piece(t) for t in tokens).decode("utf-8", errors="replace")
 
     def count_tokens(self, text: str, *, add_bos: bool = False) -> int:
@@ -190,7 +205,7 @@ class LlamaCppBinding:
                 f"The prompt is {len(tokens)} tokens but the model's context holds {self.info.n_ctx}."
             )
         max_tokens = min(max_tokens, self.info.n_ctx - len(tokens))
-        llm = self._llm
+        llm = self._open_llm()
         llm.set_seed(seed)
         # repeat_last_n: llama-cpp-python has no per-call argument for the penalty window. Its
         # Llama.generate() builds a fresh sampler chain on every call and reads the window size from
