@@ -2,7 +2,7 @@
 
 Plain script (no test framework), standalone and quick (well under a minute):
 
-    python bench/discussion_scale.py [--messages 1000] [--discussions 100]
+    python bench/discussion_scale.py [--messages 1000] [--discussions 100] [--browser]
 
 What it measures, and why:
 - opening: the store reads the discussion and its current branch; the chat view turns it into
@@ -12,12 +12,15 @@ What it measures, and why:
   server rebuilds and diffs the whole value each time, and the browser re-renders it), so the cost
   of one update on a long discussion decides whether streaming stays smooth. Measured for the
   windowed view the app shows (latest VIEW_WINDOW messages) and for "Show all";
-- export: JSON and Markdown of 100 discussions; search across them.
+- export: JSON and Markdown of 100 discussions; search across them;
+- with --browser (what run_all.py runs): the same discussion opened in Debian's chromium, then
+  scrolled from the newest message to the oldest with the mouse wheel and streamed into, with the
+  browser's long tasks (> 50 ms of blocked main thread) and frame gaps recorded: "opens and scrolls
+  without the UI stalling" as a user would feel it.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -26,7 +29,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import common
 
 from gradio_app.discussions.export import export_json, export_markdown
 from gradio_app.discussions.store import DiscussionRecord, DiscussionStore, MessageRecord, new_id
@@ -104,18 +107,27 @@ def streaming_update(chatbot, session: ChatSession, live) -> tuple[float, int]:
     return ms, len(json.dumps(diff))
 
 
+# Targets: what "opens and scrolls without the UI stalling" means, in numbers.
+TARGET_OPEN_S = 0.5  # server side: store read + view + Chatbot.postprocess of the windowed view
+TARGET_UPDATE_MS = 10.0  # one streamed update of the windowed view (20/s = at most 20% of a core)
+TARGET_EXPORT_S = 5.0  # JSON export of 100 discussions
+TARGET_BROWSER_OPEN_S = 3.0  # click in the sidebar -> the newest message on screen
+TARGET_FRAME_GAP_MS = 200.0  # the longest frame while scrolling the whole discussion / while streaming
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.arg_parser(__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=1000, help="messages in the long discussion")
     parser.add_argument("--discussions", type=int, default=100, help="discussions to export")
     parser.add_argument("--per-discussion", type=int, default=20, help="messages in each exported discussion")
     parser.add_argument(
         "--browser",
         action="store_true",
-        help="also open the long discussion in Debian's chromium (app.py + Playwright): render time and "
-        "main-thread long tasks while it opens and while an answer streams into it (~1 more minute)",
+        help="also open, scroll and stream into the long discussion in Debian's chromium (app.py + Playwright)",
     )
     args = parser.parse_args(argv)
+    machine = common.Machine.now()
+    result = common.BenchResult("discussion_scale")
 
     import gradio as gr
 
@@ -135,10 +147,12 @@ def main(argv: list[str] | None = None) -> None:
         open_ms, _ = timed(lambda: session.open(long_id))
         print(f"open: store read of the branch        {load_ms:8.1f} ms")
         print(f"open: session.open (branch -> view)  {open_ms:8.1f} ms")
+        opened: dict[str, float] = {}
         for label, show_all in (("windowed", False), ("show all", True)):
             session.show_all = show_all
             view_ms, view = timed(lambda: render.chat_view(session))
             post_ms, size, _ = chatbot_cost(chatbot, view)
+            opened[label] = open_ms + view_ms + post_ms
             print(
                 f"open ({label:8}): chat_view {view_ms:6.1f} ms · Chatbot.postprocess {post_ms:6.1f} ms · "
                 f"{len(view):5d} messages · {size / 1024:7.0f} KiB sent"
@@ -147,9 +161,11 @@ def main(argv: list[str] | None = None) -> None:
         question = session.add_user_message("One more question?")
         session.show_all = False
         live = session.start_answer(question, "LoLLMs")
+        updates: dict[str, float] = {}
         for label, show_all in (("windowed", False), ("show all", True)):
             session.show_all = show_all
             ms, diff_bytes = streaming_update(chatbot, session, live)
+            updates[label] = ms
             rate = 1000 / ms if ms else float("inf")
             print(
                 f"stream ({label:8}): {ms:6.1f} ms per update (server side) · diff {diff_bytes:5d} B · "
@@ -177,8 +193,23 @@ def main(argv: list[str] | None = None) -> None:
         list_ms, _ = timed(lambda: store.list_discussions(owner=OWNER))
         print(f"list {args.discussions + 1} discussions: {list_ms:6.1f} ms")
         store.close()
+        n = args.messages
+        result.check(f"open a {n}-message discussion (server, windowed)", opened["windowed"] / 1000, "<=",
+                     TARGET_OPEN_S, unit=" s")  # fmt: skip
+        result.check("open it with every message shown (server)", opened["show all"] / 1000, "<=", 2.0, unit=" s",
+                     informational=True)  # fmt: skip
+        result.check("one streamed update into it (server, windowed)", updates["windowed"], "<=", TARGET_UPDATE_MS,
+                     unit=" ms")  # fmt: skip
+        result.check(f"JSON export of {args.discussions} discussions", json_ms / 1000, "<=", TARGET_EXPORT_S, unit=" s")
+        summary = (
+            f"{n} messages: open {opened['windowed']:.0f} ms windowed / {opened['show all']:.0f} ms all (server); "
+            f"update {updates['windowed']:.1f} / {updates['show all']:.1f} ms; export {args.discussions} "
+            f"discussions JSON {json_ms / 1000:.2f} s, Markdown {md_ms / 1000:.2f} s; search {search_ms:.0f} ms"
+        )
         if args.browser:
-            browser_bench(root)
+            summary += "; browser: " + browser_bench(root, result)
+    result.notes.extend(args.note)
+    common.finish(result, machine, summary, record=not args.no_record)
 
 
 LONG_TASKS = """() => {
@@ -187,15 +218,55 @@ LONG_TASKS = """() => {
         .observe({ type: "longtask", buffered: false });
 }"""
 
+# Frame gaps (ms between animation frames) while something happens: a stalled UI is a long gap.
+FRAMES_START = """() => {
+    window.__frames = []; window.__framesOn = true;
+    let last = performance.now();
+    const tick = now => {
+        window.__frames.push(now - last); last = now;
+        if (window.__framesOn) requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+}"""
+FRAMES_STOP = "() => { window.__framesOn = false; return window.__frames; }"
 
-def _tasks(page) -> str:
+# The chat's scrolling element: the nearest ancestor of a message that scrolls.
+SCROLLER = """() => {
+    let el = document.querySelector('[data-testid="bot"]');
+    while (el && !(el.scrollHeight > el.clientHeight + 10 && /(auto|scroll)/.test(getComputedStyle(el).overflowY)))
+        el = el.parentElement;
+    if (!el) return null;
+    el.setAttribute('data-bench-scroller', '1');
+    return {top: el.scrollTop, height: el.scrollHeight, client: el.clientHeight};
+}"""
+
+
+def _tasks(page) -> tuple[str, float]:
     tasks = page.evaluate("() => { const t = window.__longTasks; window.__longTasks = []; return t; }")
     if not tasks:
-        return "no long task (>50 ms)"
-    return f"{len(tasks)} long tasks, longest {max(tasks):.0f} ms, {sum(tasks):.0f} ms blocked in all"
+        return "no long task (>50 ms)", 0.0
+    return f"{len(tasks)} long tasks, longest {max(tasks):.0f} ms, {sum(tasks):.0f} ms blocked in all", max(tasks)
 
 
-def browser_bench(data: Path) -> None:
+def _scroll_to_top(page) -> tuple[float, float, int]:
+    """Wheel from the newest message to the oldest shown, as a user would; (longest frame gap ms,
+    median frame ms, wheel steps)."""
+    box = page.evaluate(SCROLLER)
+    if box is None:
+        raise RuntimeError("no scrolling chat element found")
+    scroller = page.locator("[data-bench-scroller]")
+    scroller.hover()
+    page.evaluate(FRAMES_START)
+    steps = 0
+    while page.evaluate("() => document.querySelector('[data-bench-scroller]').scrollTop") > 0 and steps < 2000:
+        page.mouse.wheel(0, -600)
+        page.wait_for_timeout(16)
+        steps += 1
+    frames = page.evaluate(FRAMES_STOP)[1:]
+    return max(frames, default=float("nan")), statistics.median(frames) if frames else float("nan"), steps
+
+
+def browser_bench(data: Path, result: common.BenchResult) -> str:
     """The browser side: what a user of a 1,000-message discussion feels."""
     import os
     import socket
@@ -208,15 +279,7 @@ def browser_bench(data: Path) -> None:
         port = s.getsockname()[1]
     log = (data / "app.log").open("w")
     app = subprocess.Popen(
-        [
-            sys.executable,
-            str(Path(__file__).resolve().parent.parent / "app.py"),
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data),
-            "--single-user",
-        ],
+        [sys.executable, str(common.ROOT / "app.py"), "--port", str(port), "--data-dir", str(data), "--single-user"],
         stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"},
@@ -228,7 +291,10 @@ def browser_bench(data: Path) -> None:
                 raise RuntimeError((data / "app.log").read_text(errors="replace"))
             time.sleep(0.2)
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
+            browser = pw.chromium.launch(
+                executable_path="/usr/bin/chromium",
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+            )
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(f"http://127.0.0.1:{port}/")
             page.get_by_role("button", name="Send").wait_for()
@@ -236,32 +302,58 @@ def browser_bench(data: Path) -> None:
             start = time.perf_counter()
             page.get_by_role("radio", name="A very long discussion").check()
             page.get_by_text("Answer 999.").first.wait_for(timeout=60_000)
-            took = (time.perf_counter() - start) * 1000
-            print(f"browser: open (windowed, {render.VIEW_WINDOW} shown): {took:6.0f} ms · {_tasks(page)}")
-            _stream(page, "windowed")
+            open_s = time.perf_counter() - start
+            open_tasks, _ = _tasks(page)
+            print(f"browser: open (windowed, {render.VIEW_WINDOW} shown): {open_s * 1000:6.0f} ms · {open_tasks}")
+            gap, frame, steps = _scroll_to_top(page)
+            scroll_tasks, _ = _tasks(page)
+            print(
+                f"browser: scroll to the oldest shown ({steps} wheel steps): frames median {frame:.0f} ms, "
+                f"longest {gap:.0f} ms · {scroll_tasks}"
+            )
+            stream_gap, stream_tasks = _stream(page, "windowed")
             start = time.perf_counter()
             page.get_by_role("button", name="Show all messages").click()
             page.get_by_text("Question 0:").first.wait_for(timeout=60_000)
-            took = (time.perf_counter() - start) * 1000
-            print(f"browser: show all messages:           {took:6.0f} ms · {_tasks(page)}")
-            _stream(page, "show all")
+            all_s = time.perf_counter() - start
+            all_tasks, _ = _tasks(page)
+            print(f"browser: show all messages:           {all_s * 1000:6.0f} ms · {all_tasks}")
+            all_gap, all_frame, all_steps = _scroll_to_top(page)
+            print(f"browser: scroll all {all_steps} steps: frames median {all_frame:.0f} ms, longest {all_gap:.0f} ms")
             browser.close()
     finally:
         app.terminate()
         app.wait(15)
         log.close()
+    result.check("browser: open the long discussion", open_s, "<=", TARGET_BROWSER_OPEN_S, unit=" s")
+    result.check("browser: longest frame scrolling it", gap, "<=", TARGET_FRAME_GAP_MS, unit=" ms")
+    result.check("browser: longest frame while an answer streams into it", stream_gap, "<=", TARGET_FRAME_GAP_MS,
+                 unit=" ms")  # fmt: skip
+    result.check("browser: show all messages", all_s, "<=", 10.0, unit=" s", informational=True)
+    result.check("browser: longest frame scrolling all messages", all_gap, "<=", 1000.0, unit=" ms",
+                 informational=True)  # fmt: skip
+    result.figures.update(browser_open_s=open_s, scroll_gap_ms=gap, stream_gap_ms=stream_gap, show_all_s=all_s)
+    return (
+        f"open {open_s:.2f} s, scroll {steps} steps (longest frame {gap:.0f} ms), streaming longest frame "
+        f"{stream_gap:.0f} ms ({stream_tasks}); show all {all_s:.2f} s, its scroll longest frame {all_gap:.0f} ms"
+    )
 
 
-def _stream(page, label: str) -> None:
+def _stream(page, label: str) -> tuple[float, str]:
+    """4 s of an answer streaming into the discussion: (longest frame gap ms, long tasks)."""
     page.get_by_placeholder("Type your message").fill("Write a long story about a lighthouse.")
     page.get_by_role("button", name="Send").click()
     page.wait_for_timeout(1500)
     _tasks(page)  # from here on: only the streaming itself
+    page.evaluate(FRAMES_START)
     page.wait_for_timeout(4000)
-    summary = _tasks(page)
+    frames = page.evaluate(FRAMES_STOP)[1:]
+    summary, _ = _tasks(page)
     page.get_by_role("button", name="Stop").click()
     page.wait_for_timeout(1000)
-    print(f"browser: 4 s of streaming ({label}):   {summary}")
+    gap = max(frames, default=float("nan"))
+    print(f"browser: 4 s of streaming ({label}):   {summary} · longest frame {gap:.0f} ms")
+    return gap, summary
 
 
 if __name__ == "__main__":

@@ -161,15 +161,9 @@ class SettingsController:
                 values[name] = key.check(value, from_text=isinstance(value, str))
             except ValueError as e:
                 errors.append(f"{name}: {e}")
-        if not errors and any(n.startswith(_USER_PARAM_PREFIX) for n in values):
+        if not errors and _user_params(values):
             try:  # the combination must make a GenerationParams too
-                GenerationParams.from_dict(
-                    {
-                        n.removeprefix(_USER_PARAM_PREFIX): v
-                        for n, v in values.items()
-                        if n.startswith(_USER_PARAM_PREFIX)
-                    }
-                )
+                GenerationParams.from_dict(_user_params(values))
             except ValueError as e:
                 errors.append(str(e))
         return values, errors
@@ -244,9 +238,7 @@ class SettingsController:
             session.override = values["override_personality_params"]
         # With override off the sliders show the personality's values, not the user's: keep those.
         if session.override:
-            params = {
-                n.removeprefix(_USER_PARAM_PREFIX): v for n, v in values.items() if n.startswith(_USER_PARAM_PREFIX)
-            }
+            params = _user_params(values)
             if params:
                 session.user_params = GenerationParams.from_dict(params, session.user_params)
 
@@ -372,8 +364,8 @@ class SettingsController:
         values, errors = self.validate({n: raw[n] for n in names if raw.get(n) is not None})
         if errors:
             return False, "; ".join(errors)
-        key = str(raw.get("binding.api_key") or "").strip()
-        values["binding.api_key"] = "" if key.lower() == "none" else key or self.live.binding.api_key
+        key = page_api_key(raw.get("binding.api_key"))
+        values["binding.api_key"] = self.live.binding.api_key if key is None else key
         settings = self.live.with_values(values)
         try:
             binding = OpenAICompatBinding(self.server_options(settings))
@@ -416,13 +408,18 @@ class SettingsController:
         ]
 
 
+def page_api_key(value: Any) -> str | None:
+    """The API key field of the page as a setting: the page never shows the key in force, so an
+    empty field keeps it (None); "none" removes it; anything else is the new key."""
+    key = str(value or "").strip()
+    if not key:
+        return None
+    return "" if key.lower() == "none" else key
+
+
 def _user_params(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The sampling values among the page's settings, by GenerationParams field name."""
     return {n.removeprefix(_USER_PARAM_PREFIX): v for n, v in values.items() if n.startswith(_USER_PARAM_PREFIX)}
-
-
-def _needs_model(name: str) -> bool:
-    """Whether a global setting only makes sense together with the model/server it loads."""
-    return SETTINGS_BY_NAME[name].loads_model or name.startswith("binding.")
 
 
 def _differs(value: Any, shown: Any, name: str) -> bool:

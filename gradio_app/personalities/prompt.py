@@ -196,11 +196,12 @@ class PromptBuilder:
         return best
 
     def _render(self, config: PersonalityConfig, turns: Sequence[Turn], prompt: str, now: _dt.datetime | None) -> str:
+        # Only the personality's own text has placeholders; what people wrote (and the welcome
+        # message, filled when the discussion started) goes to the model as it was written.
         conditioning = fill_placeholders(config.personality_conditioning, now)
-        filled = [Turn(t.role, fill_placeholders(t.content, now), t.welcome) for t in turns]
         if self.effective_format == "chat_template":
-            return self._render_template(conditioning, filled, prompt)
-        return render_prefixes(config, conditioning, filled, prompt)
+            return self._render_template(conditioning, turns, prompt)
+        return render_prefixes(config, conditioning, turns, prompt)
 
     def _render_template(self, conditioning: str, turns: Sequence[Turn], prompt: str) -> str:
         messages: list[dict[str, str]] = []

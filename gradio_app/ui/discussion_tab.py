@@ -33,7 +33,7 @@ from gradio_app.ui.render import (
     strip_decorations,
     versions_view,
 )
-from gradio_app.workflows.events import Done, ErrorOut, Event, Waiting
+from gradio_app.workflows.events import Done, ErrorOut, Event, Idle, Waiting
 
 # At most this many UI updates per second while streaming: a fast model must not flood the browser
 # (and fewer in a long chat, where each update costs the server more: see UpdatePacer).
@@ -115,8 +115,10 @@ def page_view(ctx: AppContext, session: ChatSession) -> list[Any]:
 
 def stream_chat(session: ChatSession, events: Iterator[Event]) -> Iterator[list[dict[str, Any]]]:
     """Chatbot values while a turn runs, at most UPDATES_PER_SECOND and fewer when updates are
-    costly (a long chat: see UpdatePacer); the last one is always sent."""
-    pacer, waiting = UpdatePacer(max_per_second=UPDATES_PER_SECOND), None
+    costly (a long chat: see UpdatePacer); the last one is always sent. A change the pacer held
+    back goes out at the next event, `Idle` included: a workflow waiting on something slow (a page
+    fetch, a paint) still shows the step it just started."""
+    pacer, waiting, held = UpdatePacer(max_per_second=UPDATES_PER_SECOND), None, False
     for event in events:
         if isinstance(event, Waiting):
             waiting = (
@@ -124,11 +126,13 @@ def stream_chat(session: ChatSession, events: Iterator[Event]) -> Iterator[list[
             )
         elif isinstance(event, (Done, ErrorOut)):
             break
-        else:  # text, or a scripted workflow's steps, images, sources (shown by the live message)
+        elif not isinstance(event, Idle):  # text, or a workflow's steps, images, sources (the live message)
             waiting = None
-        if pacer.due():
+        held = held or not isinstance(event, Idle)
+        if held and pacer.due():
             with pacer.sending():
                 yield chat_view(session, waiting)
+            held = False
     yield chat_view(session)
 
 

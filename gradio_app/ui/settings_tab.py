@@ -17,7 +17,7 @@ from gradio_app.generation.params import PARAM_RANGES, GenerationParams
 from gradio_app.personalities.prompt import PROMPT_FORMATS
 from gradio_app.personalities.schema import PersonalityError
 from gradio_app.session import ChatSession
-from gradio_app.settings_controller import ApplyReport, last_generation_facts, model_facts
+from gradio_app.settings_controller import ApplyReport, last_generation_facts, model_facts, page_api_key
 
 PARAM_LABELS = {
     "temperature": "Temperature (higher: more creative)",
@@ -249,9 +249,9 @@ def form_values(
         if name == "model.folders" and isinstance(value, str):
             value = [line.strip() for line in value.splitlines() if line.strip()]
         if name == "binding.api_key":
-            if value.strip() == "":
-                continue  # the page never shows the key: empty keeps it
-            value = "" if value.strip().lower() == "none" else value
+            value = page_api_key(value)
+            if value is None:
+                continue
         raw[name] = value
     return raw
 
@@ -358,7 +358,11 @@ def build(ctx: AppContext, state: gr.State) -> SettingsTab:
             low, high, _ = PARAM_RANGES[name]
             value = getattr(defaults, name)
             if name == "seed":
-                params.append(gr.Number(value, label=PARAM_LABELS[name], precision=0, minimum=low, maximum=high))
+                params.append(
+                    gr.Number(
+                        value, label=PARAM_LABELS[name], precision=0, minimum=low, maximum=high, interactive=False
+                    )
+                )
             else:
                 step = _STEPS.get(name, 1)
                 params.append(gr.Slider(low, high, value=value, step=step, label=PARAM_LABELS[name], interactive=False))

@@ -23,7 +23,14 @@ from gradio_app.context import AppContext
 from gradio_app.personalities import export
 from gradio_app.personalities.facts import facts_of
 from gradio_app.personalities.importers import ImportOptions, ImportRejected, import_files
-from gradio_app.personalities.install import InstallFinished, InstallRefused, LogLine, StepStarted, last_log
+from gradio_app.personalities.install import (
+    InstallEvent,
+    InstallFinished,
+    InstallRefused,
+    LogLine,
+    StepStarted,
+    last_log,
+)
 from gradio_app.personalities.local_settings import InvalidSetting, SettingField
 from gradio_app.personalities.personality import Personality
 from gradio_app.personalities.schema import PersonalityError
@@ -131,13 +138,13 @@ def _personality(ctx: AppContext, personality_id: str | None) -> Personality:
         raise gr.Error(str(e)) from e
 
 
-def install_stream(ctx: AppContext, personality: Personality) -> Iterator[tuple[str, str]]:
-    """(status, log) while installing; gr.Error at the end when it failed or may not run."""
-    log, status = "", f"⏳ Installing **{personality.name}**…"
+def install_status(events: Iterator[InstallEvent], name: str) -> Iterator[tuple[str, str]]:
+    """Install events -> (status, log) for the page; gr.Error at the end when it failed or may not run."""
+    log, status = "", f"⏳ Installing **{name}**…"
     try:
-        for event in ctx.installer.install(personality):
+        for event in events:
             if isinstance(event, StepStarted):
-                status = f"⏳ Installing **{personality.name}**: step {event.index}/{event.total}, `{event.title}`…"
+                status = f"⏳ Installing **{name}**: step {event.index}/{event.total}, `{event.title}`…"
                 yield status, log
             elif isinstance(event, LogLine):
                 log = f"{log}\n{event.text}" if log else event.text
@@ -158,17 +165,12 @@ def apply_steps(
     personality_id: str | None,
     before_switch: Callable[[], object] | None = None,
 ) -> Iterator[tuple[str, str]]:
-    """Switch the session to the personality (a new discussion with its welcome message),
-    installing it first when it needs it. Yields (status, install log) along the way.
-    `before_switch` runs just before the switch (the UI stops the old discussion's answer)."""
+    """AppContext.select_personality as (status, install log) for the page."""
     personality = _personality(ctx, personality_id)
     log = ""
-    if personality.needs_install:
-        for status, log in install_stream(ctx, personality):
-            yield status, log
-    if before_switch is not None:
-        before_switch()
-    session.new_discussion(personality)
+    steps = ctx.select_personality(session, personality.id, before_switch)
+    for status, log in install_status(steps, personality.name):
+        yield status, log
     yield f"Now talking with **{personality.name}**.", log
 
 
@@ -348,7 +350,7 @@ def build(ctx: AppContext, state: gr.State) -> ZooTab:
     def on_install(pid: str | None, session: ChatSession) -> Iterator[list[Any]]:
         personality = _personality(ctx, pid)
         skip = [gr.skip()] * (len(card_out) - 1)
-        for message, log in install_stream(ctx, personality):
+        for message, log in install_status(ctx.installer.install(personality), personality.name):
             yield [message, *skip, log]
         yield [message, *card_values(ctx, session, pid)]
 

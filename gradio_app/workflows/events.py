@@ -1,8 +1,8 @@
 """Typed events a workflow emits while it runs; the UI renders them, the store persists them.
 
 The default workflow emits Waiting, TextChunk and Done (or ErrorOut). Scripted workflows (a
-personality's Processor) also emit steps, notices, images and sources; `workflows.transcript`
-folds any sequence of these into the answer text and the message metadata.
+personality's Processor) also emit steps, notices, images and sources, and Idle while they wait;
+`workflows.transcript` folds any sequence of these into the answer text and the message metadata.
 """
 
 from __future__ import annotations
@@ -19,6 +19,12 @@ class Waiting:
     """The request waits for the model; `ahead` requests are before it."""
 
     ahead: int
+
+
+@dataclass(frozen=True)
+class Idle:
+    """Nothing new yet (a scripted workflow is busy): a chance for the consumer to send what it
+    held back. Carries nothing and changes nothing."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,7 @@ class Done:
 
 Event = (
     Waiting
+    | Idle
     | TextChunk
     | TextReplace
     | StepStart

@@ -19,6 +19,7 @@ from typing import Any
 from gradio_app.workflows.events import (
     Done,
     Event,
+    Idle,
     ImageOut,
     Notice,
     Sources,
@@ -48,6 +49,8 @@ class Transcript:
         self._notices = 0
 
     def apply(self, event: Event) -> None:
+        if isinstance(event, Idle):
+            return
         self.waiting_ahead = event.ahead if isinstance(event, Waiting) else None
         if isinstance(event, TextChunk):
             self.answer += event.text

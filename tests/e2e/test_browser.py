@@ -65,6 +65,17 @@ def set_override(page, n_predict, temperature="0"):
     open_tab(page, "Discussion")
 
 
+def test_an_empty_or_blank_message_is_not_sent(page):
+    box = page.get_by_placeholder("Type your message")
+    for text in ("", "   \n\t  "):
+        box.fill(text)
+        page.get_by_role("button", name="Send").click()
+        page.get_by_text("Type a message first.").first.wait_for()
+    time.sleep(1)  # nothing arrives later either
+    assert page.locator('[data-testid="user"]').count() == 0
+    assert len(bot_texts(page)) == 1  # only the welcome message
+
+
 def test_chat_streams_the_answer(page):
     assert "LoLLMs" in bot_texts(page)[0]  # the welcome message opens the discussion
     send(page, "Tell me about the sea.")

@@ -4,6 +4,7 @@ and see it stay."""
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import LaunchedApp
 from tests.e2e.conftest import ARTIFACTS
@@ -33,7 +34,11 @@ def test_apply_is_lost_on_restart_and_save_stays(browser, tmp_path):
         context, page = open_settings(browser, app)
         assert not page.get_by_label("Override personality parameters").is_checked()
         assert temperature(page).input_value() == "0.6"  # the personality's own value, read-only
+        sampling = [temperature(page), page.get_by_label("Top-k").first, page.get_by_label("Seed (-1 = random)")]
+        assert all(control.is_disabled() for control in sampling)  # impossible to change without override
         page.get_by_label("Override personality parameters").check()
+        for control in sampling:
+            expect(control).to_be_enabled()
         temperature(page).fill("0.35")
         temperature(page).press("Enter")
         page.get_by_role("button", name="Apply changes").click()

@@ -1,5 +1,6 @@
 """The built-in zoo: every personality loads, has a logo, builds a prompt and answers (real model)."""
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -76,3 +77,53 @@ def test_every_builtin_personality_answers_with_the_real_model(zoo, service):
         assert isinstance(done, Done), (entry.id, done)
         assert done.content.strip(), entry.id
         assert done.metadata["params"]["temperature"] == personality.config.model_temperature
+
+
+FRENCH = {"le", "la", "les", "est", "de", "des", "un", "une", "et", "je", "il", "ne", "pas", "du", "sont", "bonjour",
+          "merci", "suis", "pour", "avec"}  # fmt: skip
+SPANISH = {"el", "la", "los", "las", "es", "de", "que", "y", "en", "no", "hoy", "estoy", "tus", "buenos", "días",
+           "cómo", "está", "gracias", "muy"}  # fmt: skip
+ENGLISH = {"the", "is", "and", "of", "to", "you", "i", "are", "it", "my", "good", "morning"}
+
+
+def _words(text):
+    return re.findall(r"[a-zàâçéèêëîïôûùüÿñæœíóú']+", text.lower().replace("’", "'"))
+
+
+def _mostly(vocabulary, text):
+    words = [w.split("'")[-1] for w in _words(text)]
+    ours, english = sum(w in vocabulary for w in words), sum(w in ENGLISH for w in words)
+    return ours >= 2 and ours > english
+
+
+# What a small model must still get from each conditioning: (personality, question, "stays in role").
+ROLES = [
+    ("english/fun/pirate", "What is the weather like today?",
+     lambda t: re.search(r"\b(seas?|matey|ahoy|arr+|ship|captain|treasure|aye)\b|o' ", t.lower()) is not None),
+    ("french/generic/assistant", "Quelle est la capitale de l'Italie ?", lambda t: _mostly(FRENCH, t)),
+    ("french/cuisine/chef", "Comment faire une omelette ?", lambda t: _mostly(FRENCH, t)),
+    ("english/translation/english_to_french", "Good morning, how are you?", lambda t: _mostly(FRENCH, t)),
+    ("english/translation/english_to_spanish", "Good morning, how are you?", lambda t: _mostly(SPANISH, t)),
+    ("english/coding/python_coder", "Write a function that reverses a string.",
+     lambda t: "def " in t and "return" in t),
+]  # fmt: skip
+
+
+@pytest.mark.model
+@pytest.mark.slow
+@pytest.mark.parametrize(("personality_id", "question", "in_role"), ROLES, ids=[r[0] for r in ROLES])
+def test_the_conditioning_makes_the_small_model_stay_in_role(zoo, service, personality_id, question, in_role):
+    """With the personality's own sampling, at least 2 answers of 3 (seeds 1-3) show the role: the
+    pirate talks like one, the French ones answer in French, the translators translate, the coder
+    writes a function. (SmolLM2-135M is weak; the conditioning is what steers it.)"""
+    runner = WorkflowRunner(service, zoo)
+    personality = zoo.get(personality_id)
+    answers = []
+    for seed in (1, 2, 3):
+        session = ChatSession(personality_id=personality_id, override=True)
+        session.user_params = replace(personality.config.generation_params(runner.defaults), n_predict=40, seed=seed)
+        session.new_discussion(personality)
+        done = list(runner.run_turn(session, question))[-1]
+        assert isinstance(done, Done), done
+        answers.append(done.content)
+    assert sum(bool(in_role(a)) for a in answers) >= 2, answers

@@ -166,3 +166,26 @@ def test_a_missing_requirement_fails_with_pips_message(tmp_path):
     assert "pip install -r requirements.txt" in finished.message
     assert "no_such_pkg_xyz" in finished.log
     assert personality.needs_install
+
+
+def test_selecting_a_personality_installs_it_first_and_switches_only_when_that_worked(tmp_path):
+    """AppContext.select_personality: the rule behind the zoo's Apply, checked without a page."""
+    from gradio_app.context import AppContext
+
+    ctx = AppContext.create(tmp_path / "data", load_model=False, zoo_roots=[tmp_path / "zoo"])
+    personality = make_personality(tmp_path / "zoo", install_py=FAILING)
+    (personality.folder / ".trusted").write_text("trusted by the test\n")
+    ctx.zoo.rescan()
+    (folder,) = [e for e in ctx.zoo.entries.values() if e.id == personality.id]
+    assert folder.ok
+    session = ctx.new_session()
+    before = session.personality_id
+    stopped = []
+    events = list(ctx.select_personality(session, personality.id, before_switch=lambda: stopped.append(1)))
+    assert isinstance(events[-1], InstallFinished) and not events[-1].ok
+    assert session.personality_id == before and not stopped  # a failed install switches nothing
+    (personality.folder / "scripts" / "install.py").write_text(FIXED)
+    events = list(ctx.select_personality(session, personality.id, before_switch=lambda: stopped.append(1)))
+    assert isinstance(events[-1], InstallFinished) and events[-1].ok
+    assert session.personality_id == personality.id and stopped == [1]
+    assert list(ctx.select_personality(session, personality.id)) == []  # installed: a plain switch

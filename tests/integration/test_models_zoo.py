@@ -167,3 +167,22 @@ def test_found_models_skip_projectors_parts_and_non_gguf(tmp_path, model_path):
     assert found["big-00001-of-00002.gguf"].parts == 2
     assert found["a.gguf"].facts.quantization == "Q4_1" and found["a.gguf"].facts.has_chat_template
     assert found["broken.gguf"].facts is None and "not a GGUF" in found["broken.gguf"].problem
+
+
+def test_offline_the_models_zoo_says_downloads_need_network_and_how_to_add_a_file(tmp_path, hub):
+    """What the Settings page shows above the catalog: offline (a hub nobody answers at), it says
+    downloads cannot work and how to add a model by hand; online, where downloads go."""
+    from gradio_app.context import AppContext
+    from gradio_app.generation.models_zoo import HubStatus
+    from gradio_app.ui.settings_tab import zoo_text
+
+    ctx = AppContext.create(tmp_path / "data", load_model=False)
+    ctx.hub = HubStatus(f"http://127.0.0.1:{free_port()}", timeout_s=2)
+    assert ctx.hub.check_now() is False
+    offline = zoo_text(ctx)
+    assert "cannot be reached from this machine" in offline and "need network access" in offline
+    assert f"copy a `.gguf` file into `{ctx.paths.models}`" in offline and "Model file" in offline
+    assert all(m.name in offline for m in CATALOG)  # the list is still there to read
+    ctx.hub = HubStatus(hub.url, timeout_s=5)
+    assert ctx.hub.check_now() is True
+    assert f"Downloads come from {hub.url}" in zoo_text(ctx)

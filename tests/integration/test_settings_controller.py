@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from gradio_app.config import AppSettings, DataPaths
+from gradio_app.config import SETTINGS, AppSettings, DataPaths
 from gradio_app.generation.service import GenerationService
 from gradio_app.session import ChatSession
 from gradio_app.settings_controller import SettingsController, last_generation_facts, model_facts
@@ -168,9 +168,18 @@ def test_a_save_that_cannot_write_changes_nothing(tmp_path):
     assert c.saved == AppSettings()
 
 
-def test_reset_gives_the_documented_defaults(tmp_path):
+def test_reset_gives_the_documented_defaults_whatever_was_applied_or_saved(tmp_path):
+    """Reset fills the form with the table's defaults (the ones docs/settings.md documents), not
+    with what is saved or in force; nothing changes until Apply."""
     c = make(tmp_path)
-    assert c.defaults() == AppSettings()
+    s = session_for(c)
+    assert c.save(s, {"model.n_batch": 128, "prompt_format": "prefixes", "binding.timeout_s": 12}).ok
+    assert c.apply(s, {"override_personality_params": True, "user_params.top_k": 3}).ok
+    defaults = c.defaults()
+    for key in SETTINGS:
+        assert key.get(defaults) == key.default, key.name
+    assert c.current(s).get("model.n_batch") == 128  # still in force: Reset only fills the form
+    assert s.override is True and s.user_params.top_k == 3
 
 
 def test_locked_settings_refuse_global_changes_but_not_this_browsers(tmp_path):
@@ -219,3 +228,11 @@ def test_the_last_answers_facts_come_from_its_metadata():
         Message("assistant", "oops", kind="error"),
     ]
     assert last_generation_facts(s) == {"params": {"n_predict": 3}}
+
+
+def test_the_api_key_field_keeps_removes_or_replaces_the_key():
+    from gradio_app.settings_controller import page_api_key
+
+    assert page_api_key("") is None and page_api_key("   ") is None and page_api_key(None) is None  # keep
+    assert page_api_key("none") == "" and page_api_key(" None ") == ""  # remove
+    assert page_api_key(" sk-123 ") == "sk-123"

@@ -61,6 +61,17 @@ def test_welcome_message_only_in_prompt_when_the_personality_says_so(service, co
     assert text.startswith("You are Tester. Today is 2025-01-02.\n### Assistant:\nWelcome!\n### User:\nHi\n")
 
 
+def test_placeholders_are_filled_in_the_conditioning_only(service, config):
+    """What people wrote reaches the model as written, in the new message and in the history alike:
+    a literal {{date}} must not change meaning when its message moves into the history."""
+    builder = builder_for(service, "prefixes")
+    history = [Turn("user", "Explain {{date}} in templates"), Turn("assistant", "It is a placeholder.")]
+    built = builder.build(config, history, "And {{time}}?", 128, NOW)
+    assert built.text.startswith("You are Tester. Today is 2025-01-02.\n")
+    assert "Explain {{date}} in templates" in built.text
+    assert "And {{time}}?" in built.text
+
+
 def test_chat_template_format_uses_the_models_template(service, config):
     built = builder_for(service, "auto").build(config, HISTORY, "How are you?", 128, NOW)
     assert built.format == "chat_template"
