@@ -241,6 +241,11 @@ SCROLLER = """() => {
 }"""
 
 
+MARK = "data-bench-scroller"
+UNMARK = f"() => document.querySelectorAll('[{MARK}]').forEach(e => e.removeAttribute('{MARK}'))"
+TO_BOTTOM = "() => { const el = document.querySelector('[data-bench-scroller]'); el.scrollTop = el.scrollHeight; }"
+
+
 def _tasks(page) -> tuple[str, float]:
     tasks = page.evaluate("() => { const t = window.__longTasks; window.__longTasks = []; return t; }")
     if not tasks:
@@ -251,11 +256,15 @@ def _tasks(page) -> tuple[str, float]:
 def _scroll_to_top(page) -> tuple[float, float, int]:
     """Wheel from the newest message to the oldest shown, as a user would; (longest frame gap ms,
     median frame ms, wheel steps)."""
+    page.evaluate(UNMARK)
     box = page.evaluate(SCROLLER)
     if box is None:
         raise RuntimeError("no scrolling chat element found")
     scroller = page.locator("[data-bench-scroller]")
     scroller.hover()
+    # start from the newest message, as after opening (Show all may leave the view elsewhere)
+    page.evaluate(TO_BOTTOM)
+    page.wait_for_timeout(300)
     page.evaluate(FRAMES_START)
     steps = 0
     while page.evaluate("() => document.querySelector('[data-bench-scroller]').scrollTop") > 0 and steps < 2000:
