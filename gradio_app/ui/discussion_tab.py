@@ -121,14 +121,17 @@ def stream_chat(session: ChatSession, events: Iterator[Event]) -> Iterator[list[
     pacer, waiting, held = UpdatePacer(max_per_second=UPDATES_PER_SECOND), None, False
     for event in events:
         if isinstance(event, Waiting):
+            # a waiting request reports its place 4 times a second: only a new place is worth an
+            # update (8 users waiting would otherwise take CPU from the model for nothing)
+            shown = waiting
             waiting = (
                 "⏳ _Thinking…_" if event.ahead <= 0 else f"⏳ _Waiting for the model: {event.ahead} request(s) ahead…_"
             )
+            held = held or waiting != shown
         elif isinstance(event, (Done, ErrorOut)):
             break
         elif not isinstance(event, Idle):  # text, or a workflow's steps, images, sources (the live message)
-            waiting = None
-        held = held or not isinstance(event, Idle)
+            waiting, held = None, True
         if held and pacer.due():
             with pacer.sending():
                 yield chat_view(session, waiting)
