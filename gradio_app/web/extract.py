@@ -35,6 +35,7 @@ class PageText:
 def extract_main_text(html: str, url: str | None = None) -> str:
     """The article text of an HTML page ("" when trafilatura finds none)."""
     import trafilatura
+    from trafilatura.deduplication import LRUCache
 
     text = trafilatura.extract(
         html,
@@ -46,7 +47,11 @@ def extract_main_text(html: str, url: str | None = None) -> str:
         include_images=False,
         include_links=False,
         include_formatting=False,
-        deduplicate=True,
+        # Repeated blocks are dropped within this page only. `deduplicate=True` would use
+        # trafilatura's process-wide cache, where a paragraph seen in more than two extractions
+        # counts as boilerplate: the third reading of a page (another user, another turn) came
+        # back empty and the answer fell back to the search snippet.
+        deduplicate=LRUCache(maxsize=4096),
         with_metadata=False,
     )
     return (text or "").strip()

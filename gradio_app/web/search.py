@@ -103,6 +103,13 @@ def classify_ddgs_error(error: Exception) -> SearchFailed | None:
     return SearchFailed("error", f"the search failed ({text})")
 
 
+def _worth_searching(query: str, safesearch: str) -> bool:
+    """The checks every backend makes first: a known safesearch level (else ValueError), a query."""
+    if safesearch not in SAFESEARCH:
+        raise ValueError(f"safesearch must be one of {', '.join(SAFESEARCH)}, got {safesearch!r}")
+    return bool(query.strip())
+
+
 class DuckDuckGoSearch:
     """`ddgs` text search. `backend` is ddgs's engine choice: "duckduckgo" asks DuckDuckGo only
     (html.duckduckgo.com; in ddgs 9.16.1 that engine sends no safesearch flag), "auto" is ddgs's
@@ -126,9 +133,7 @@ class DuckDuckGoSearch:
         timeout_s: float = 10.0,
         cancelled: Callable[[], bool] = lambda: False,
     ) -> list[SearchResult]:
-        if safesearch not in SAFESEARCH:
-            raise ValueError(f"safesearch must be one of {', '.join(SAFESEARCH)}, got {safesearch!r}")
-        if not query.strip():
+        if not _worth_searching(query, safesearch):
             return []
         box: dict[str, object] = {}
 
@@ -233,9 +238,7 @@ class SearxngSearch:
         timeout_s: float = 10.0,
         cancelled: Callable[[], bool] = lambda: False,
     ) -> list[SearchResult]:
-        if safesearch not in SAFESEARCH:
-            raise ValueError(f"safesearch must be one of {', '.join(SAFESEARCH)}, got {safesearch!r}")
-        if not query.strip():
+        if not _worth_searching(query, safesearch):
             return []
         params = {
             "q": query,

@@ -29,3 +29,12 @@ def test_a_result_without_page_or_snippet_gives_nothing_to_read():
     assert read_result(SearchResult("t", "http://x.test/"), FetchedPage("http://x.test/", error="timed out")) is None
     unread = read_result(SearchResult("t", "http://x.test/", "only the snippet"), None)
     assert unread.origin == "snippet" and unread.note == "not fetched"
+
+
+def test_reading_the_same_page_again_and_again_gives_the_same_text():
+    """A page read by many users or turns must not turn into "boilerplate": trafilatura's own
+    deduplication counts paragraphs across every extraction of the process."""
+    first = extract_main_text(FROG, "http://example.org/frog")
+    assert first
+    for _ in range(5):
+        assert extract_main_text(FROG, "http://example.org/frog") == first
