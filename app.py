@@ -87,7 +87,6 @@ def main(argv: list[str] | None = None) -> None:
     from gradio_app.auth import AUTH_ENV, AuthError, credentials, exposure_warning
     from gradio_app.context import AppContext
     from gradio_app.discussions.ownership import Ownership
-    from gradio_app.ui import mcp_tools
     from gradio_app.ui.app import CSS, build_app
 
     try:
@@ -117,9 +116,7 @@ def main(argv: list[str] | None = None) -> None:
         ctx.download_model_at_start(os.environ["PWEBUI_DOWNLOAD_MODEL"].strip())
     for notice in ctx.notices:
         logging.warning(notice)
-    demo = build_app(ctx, chat_concurrency=max(1, args.concurrency))
-    if args.mcp:
-        mcp_tools.keep_only_tools(demo)
+    demo = build_app(ctx, chat_concurrency=max(1, args.concurrency), mcp=args.mcp)
     demo.queue(max_size=max(1, args.max_queue))
     server, local_url, share_url = demo.launch(
         server_name=args.host,

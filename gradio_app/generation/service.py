@@ -378,7 +378,7 @@ class GenerationService:
         """Put the model file's hash prefix into `binding.info`: now if known, else once computed
         in the background (loads and answers never wait for a multi-GB file to be read)."""
         info = binding.info
-        if not info.file_name or not info.path:
+        if not info.file_name:
             return
 
         def adopt(digest: str) -> None:

@@ -23,8 +23,9 @@ CSS = """
 """
 
 
-def build_app(ctx: AppContext, chat_concurrency: int = discussion_tab.CHAT_CONCURRENCY) -> gr.Blocks:
-    """`chat_concurrency`: chats in flight at once (they queue fairly in front of the model)."""
+def build_app(ctx: AppContext, chat_concurrency: int = discussion_tab.CHAT_CONCURRENCY, mcp: bool = False) -> gr.Blocks:
+    """`chat_concurrency`: chats in flight at once (they queue fairly in front of the model);
+    `mcp`: the app serves MCP, so only the MCP tools stay in the API docs (mcp_tools.keep_only_tools)."""
     with gr.Blocks(title=TITLE) as demo:
         # Each browser gets its own ChatSession (Gradio deep-copies the initial value per session).
         state = gr.State(ctx.new_session())
@@ -63,7 +64,7 @@ def build_app(ctx: AppContext, chat_concurrency: int = discussion_tab.CHAT_CONCU
                 yield [*waiting, status, gr.skip()]
             yield [*view(session), status, gr.Tabs(selected="discussion")]
 
-        mcp_tools.register_tools(ctx)
+        tool_names = mcp_tools.register_tools(ctx)
         page = [disc.chatbot, disc.header, *sett.outputs, *zoo_outputs]
         demo.load(on_load, [state, disc.browser_id], [*page, disc.browser_id, *disc.side], api_visibility="private")
         zoo.apply.click(
@@ -75,4 +76,6 @@ def build_app(ctx: AppContext, chat_concurrency: int = discussion_tab.CHAT_CONCU
         ).then(lambda s: discussion_tab.side_view(ctx, s), state, disc.side, api_visibility="private")
         for event in sett.model_changes:  # the header names the model in use
             event.then(partial(discussion_tab.current_header, ctx), state, disc.header, api_visibility="private")
+    if mcp:
+        mcp_tools.keep_only_tools(demo, tool_names)
     return demo

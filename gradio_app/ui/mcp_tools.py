@@ -33,8 +33,8 @@ class ToolError(gr.Error):
         return str(self.message)
 
 
-def register_tools(ctx: AppContext) -> None:
-    """Call inside the app's gr.Blocks context."""
+def register_tools(ctx: AppContext) -> list[str]:
+    """Call inside the app's gr.Blocks context; returns the tools' API names."""
 
     def list_personalities() -> list[dict[str, str]]:
         """List the personalities you can chat with.
@@ -111,15 +111,13 @@ def register_tools(ctx: AppContext) -> None:
         except TurnFailed as e:
             raise ToolError(str(e)) from e
 
-    gr.api(list_personalities, api_name="list_personalities", queue=False)
-    for tool in (chat_with_personality, generate_image, web_search_answer):
+    tools = (list_personalities, chat_with_personality, generate_image, web_search_answer)
+    for tool in tools:
         gr.api(tool, api_name=tool.__name__, queue=False)
+    return [tool.__name__ for tool in tools]
 
 
-TOOL_NAMES = ("list_personalities", "chat_with_personality", "generate_image", "web_search_answer")
-
-
-def keep_only_tools(demo: gr.Blocks) -> int:
+def keep_only_tools(demo: gr.Blocks, tool_names: list[str]) -> int:
     """Make the page's own events "undocumented", so the MCP server lists only the tools above.
 
     Why: Gradio's MCP server turns every public API endpoint into a tool, which would put some 45
@@ -128,7 +126,7 @@ def keep_only_tools(demo: gr.Blocks) -> int:
     Returns how many were hidden."""
     hidden = 0
     for fn in demo.fns.values():
-        if fn.api_visibility == "public" and fn.api_name not in TOOL_NAMES:
+        if fn.api_visibility == "public" and fn.api_name not in tool_names:
             fn.api_visibility = "undocumented"
             hidden += 1
     return hidden

@@ -77,14 +77,14 @@ def _info(**kw) -> ModelInfo:
 
 
 def test_model_facts_name_the_file_and_its_hash_only_when_known():
-    assert model_facts(_info(file_name="model.gguf", file_sha256="abcdef012345")) == {
+    assert model_facts(_info(file_sha256="abcdef012345")) == {
         "model": "SmolLM2",
         "binding": "llama_cpp",
         "model_file": "model.gguf",
         "model_size_bytes": 123,
         "model_sha256": "abcdef012345",
     }
-    before = model_facts(_info(file_name="model.gguf"))  # the hash is not computed yet
+    before = model_facts(_info())  # the hash is not computed yet
     assert before["model_file"] == "model.gguf" and before["model_size_bytes"] == 123
     assert "model_sha256" not in before
     server = _info(name="qwen2.5:0.5b", path="", binding="openai")  # a server: its model name only
@@ -93,7 +93,7 @@ def test_model_facts_name_the_file_and_its_hash_only_when_known():
 
 def test_a_result_carries_the_same_facts():
     result = GenerationResult()
-    result.set_model(_info(file_name="model.gguf", file_sha256="abcdef012345"))
+    result.set_model(_info(file_sha256="abcdef012345"))
     data = result.to_dict()
     assert data["model_file"] == "model.gguf" and data["model_sha256"] == "abcdef012345"
     result.set_model(_info(name="remote", path="", binding="openai"))

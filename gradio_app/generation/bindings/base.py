@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from gradio_app.generation.params import GenerationParams
@@ -57,11 +58,14 @@ class ModelInfo:
     # so the prompt budget keeps a safety margin; True: the model's own tokenizer counts.
     exact_token_counts: bool = True
     source: str = ""  # where the model runs: a file path, or a server URL
-    # The model file's name (from the binding) and its SHA-256 prefix (model_files.HASH_PREFIX_LEN
-    # hex digits, filled in by GenerationService once hashed in the background; "" until then).
-    # A server's model has neither: it is known by the name the server gives it.
-    file_name: str = ""
+    # The model file's SHA-256 prefix (model_files.HASH_PREFIX_LEN hex digits), filled in by
+    # GenerationService once hashed in the background; "" until then, and for a server's model.
     file_sha256: str = ""
+
+    @property
+    def file_name(self) -> str:
+        """The model file's name; "" for a server's model (known by the name the server gives it)."""
+        return Path(self.path).name if self.path else ""
 
 
 @dataclass

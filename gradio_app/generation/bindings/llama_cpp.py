@@ -144,7 +144,6 @@ class LlamaCppBinding:
             binding=self.name,
             metadata={k: v for k, v in meta.items() if k != "tokenizer.chat_template"},
             source=str(path),
-            file_name=path.name,
         )
         log.info("loaded %s (%d threads, n_ctx=%d)", path.name, threads, self.info.n_ctx)
 
